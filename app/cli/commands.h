@@ -1,0 +1,13 @@
+#pragma once
+// The glm4v command line: one file per subcommand, each adding itself to the CLI11 app.
+// A subcommand's callback throws engine::Error on failure; main prints it as one line and exits non-zero.
+
+namespace CLI {
+class App;
+}
+
+namespace glm4v::app::cli {
+
+
+
+} // namespace glm4v::app::cli
