@@ -1,6 +1,8 @@
 #include "engine/io/config.h"
 
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -10,6 +12,8 @@ namespace glm4v::engine::io {
 using nlohmann::json;
 
 namespace {
+constexpr std::int64_t kMaxSize = std::numeric_limits<std::int32_t>::max();
+
 class Reader {
 public:
     Reader(const json& obj, std::string where) : obj_(obj), where_(std::move(where)) {}
@@ -23,8 +27,12 @@ public:
             << where_ << ": missing '" << key << "'";
         out = get<T>(key);
     }
+    // Sizes are positive and below 2^31: no real model comes near, and products of two sizes (grid_size^2,
+    // heads * head size) then cannot overflow int64.
     void positive(const char* key, std::int64_t value) const {
         GLM4V_CHECK(value > 0, ErrorKind::ModelCorrupt) << where_ << ": '" << key << "' must be positive, not " << value;
+        GLM4V_CHECK(value <= kMaxSize, ErrorKind::ModelCorrupt)
+            << where_ << ": '" << key << "' is implausibly large (" << value << ")";
     }
 
 private:
@@ -34,6 +42,11 @@ private:
             GLM4V_CHECK(v.is_boolean(), ErrorKind::ModelCorrupt) << where_ << ": '" << key << "' is not true/false";
         } else if constexpr (std::is_integral_v<T>) {
             GLM4V_CHECK(v.is_number_integer(), ErrorKind::ModelCorrupt) << where_ << ": '" << key << "' is not an integer";
+            // nlohmann keeps non-negative integers unsigned; one past INT64_MAX would wrap to a negative size.
+            GLM4V_CHECK(!v.is_number_unsigned() ||
+                            v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max()),
+                        ErrorKind::ModelCorrupt)
+                << where_ << ": '" << key << "' is out of range";
         } else if constexpr (std::is_floating_point_v<T>) {
             GLM4V_CHECK(v.is_number(), ErrorKind::ModelCorrupt) << where_ << ": '" << key << "' is not a number";
         } else {
@@ -74,7 +87,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     r.optional("num_layers", lm.num_layers);
     r.optional("hidden_size", lm.hidden_size);
     r.optional("ffn_hidden_size", lm.ffn_hidden_size);
-    lm.kv_channels = -1;
+    const bool has_kv_channels = root.contains("kv_channels") && !root["kv_channels"].is_null();
     r.optional("kv_channels", lm.kv_channels);
     r.optional("num_attention_heads", lm.num_attention_heads);
     r.optional("padded_vocab_size", lm.padded_vocab_size);
@@ -97,9 +110,15 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     r.positive("num_attention_heads", lm.num_attention_heads);
     r.positive("padded_vocab_size", lm.padded_vocab_size);
     r.positive("seq_length", lm.seq_length);
-    GLM4V_CHECK(lm.hidden_size % lm.num_attention_heads == 0 || lm.kv_channels > 0, ErrorKind::ModelCorrupt)
-        << source_name << ": hidden_size " << lm.hidden_size << " is not a multiple of num_attention_heads";
-    if (lm.kv_channels <= 0) lm.kv_channels = lm.hidden_size / lm.num_attention_heads;
+    // Without kv_channels the head size is hidden_size / num_attention_heads, as in ChatGLMConfig.
+    if (has_kv_channels) {
+        r.positive("kv_channels", lm.kv_channels);
+    } else {
+        GLM4V_CHECK(lm.hidden_size % lm.num_attention_heads == 0, ErrorKind::ModelCorrupt)
+            << source_name << ": hidden_size " << lm.hidden_size << " is not a multiple of num_attention_heads "
+            << lm.num_attention_heads;
+        lm.kv_channels = lm.hidden_size / lm.num_attention_heads;
+    }
     GLM4V_CHECK(lm.kv_channels % 4 == 0, ErrorKind::Unsupported)
         << source_name << ": kv_channels " << lm.kv_channels << " must be a multiple of 4 for the rotary embedding";
     lm.num_kv_groups = multi_query ? groups : lm.num_attention_heads;
@@ -109,7 +128,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     GLM4V_CHECK(lm.layernorm_epsilon > 0, ErrorKind::ModelCorrupt) << source_name << ": layernorm_epsilon must be > 0";
     GLM4V_CHECK(lm.rope_ratio > 0, ErrorKind::ModelCorrupt) << source_name << ": rope_ratio must be > 0";
 
-    if (root.contains("eos_token_id")) cfg.eos_token_ids = read_id_list(root["eos_token_id"], source_name);
+    if (root.contains("eos_token_id") && !root["eos_token_id"].is_null()) cfg.eos_token_ids = read_id_list(root["eos_token_id"], source_name);
     r.optional("pad_token_id", cfg.pad_token_id);
     r.optional("boi_token_id", cfg.boi_token_id);
     r.optional("eoi_token_id", cfg.eoi_token_id);
@@ -133,6 +152,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
         vr.optional("hidden_act", v.hidden_act);
         vr.positive("hidden_size", v.hidden_size);
         vr.positive("num_heads", v.num_heads);
+        vr.positive("num_hidden_layers", v.num_hidden_layers);
+        vr.positive("in_channels", v.in_channels);
         vr.positive("intermediate_size", v.intermediate_size);
         vr.positive("patch_size", v.patch_size);
         vr.positive("image_size", v.image_size);
@@ -149,6 +170,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
         GLM4V_CHECK(v.hidden_act == "gelu", ErrorKind::Unsupported)
             << source_name << ": vision hidden_act '" << v.hidden_act << "' is not supported (only gelu)";
         GLM4V_CHECK(v.scaling_factor != 0, ErrorKind::ModelCorrupt) << source_name << ": scaling_factor is 0";
+        GLM4V_CHECK(v.layer_norm_eps > 0, ErrorKind::ModelCorrupt)
+            << source_name << ": vision layer_norm_eps must be > 0";
         GLM4V_CHECK(cfg.boi_token_id >= 0 && cfg.eoi_token_id >= 0, ErrorKind::ModelCorrupt)
             << source_name << ": a vision model needs boi_token_id and eoi_token_id";
         cfg.vision = v;
@@ -157,10 +180,13 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
 }
 
 ModelConfig read_model_config(const std::string& path) {
+    std::error_code ec;
+    GLM4V_CHECK(std::filesystem::exists(path, ec), ErrorKind::ModelMissing) << "file not found: " << path;
+    GLM4V_CHECK(std::filesystem::is_regular_file(path, ec), ErrorKind::Io) << "not a regular file: " << path;
     std::ifstream in(path, std::ios::binary);
-    GLM4V_CHECK(in.good(), ErrorKind::ModelMissing) << "cannot read " << path;
     std::ostringstream text;
     text << in.rdbuf();
+    GLM4V_CHECK(in.good() || in.eof(), ErrorKind::Io) << "cannot read " << path;
     return parse_model_config(text.str(), path);
 }
 

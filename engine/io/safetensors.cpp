@@ -73,7 +73,9 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
     const auto size = static_cast<std::size_t>(st.st_size);
     void* data = nullptr;
     if (size > 0) {
-        data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+        // Writable but private: libtorch wants a non-const pointer, and an in-place op on a weight must
+        // never reach the file. MAP_NORESERVE: nothing is ever written, so charge no swap for it.
+        data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
         if (data == MAP_FAILED) {
             const int err = errno;
             ::close(fd);
@@ -168,23 +170,24 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
             if (dtype == d.name) t.dtype = d.dtype, elem_size = d.size;
         GLM4V_CHECK(elem_size != 0, ErrorKind::Unsupported) << where << " has unsupported dtype '" << dtype << "'";
 
+        // Every dimension, zeros counted as ones, must multiply to at most INT64_MAX: then numel() and
+        // any stride a tensor library computes from the shape fit in int64, even for empty tensors.
+        constexpr std::uint64_t kMaxExtent = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+        std::uint64_t extent = 1;
         std::uint64_t numel = 1;
-        bool overflow = false;
         for (const json& d : entry["shape"]) {
-            GLM4V_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<std::int64_t>() >= 0),
-                        ErrorKind::ModelCorrupt)
-                << where << " has a shape entry that is not a non-negative integer";
+            GLM4V_CHECK(d.is_number_unsigned(), ErrorKind::ModelCorrupt)
+                << where << " has shape entry " << d.dump() << ", which is not a non-negative integer";
             const auto dim = d.get<std::uint64_t>();
-            GLM4V_CHECK(dim <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
-                        ErrorKind::ModelCorrupt)
-                << where << " has an impossible dimension " << dim;
-            if (dim != 0 && numel > std::numeric_limits<std::uint64_t>::max() / dim) overflow = true;
+            const std::uint64_t factor = std::max<std::uint64_t>(dim, 1);
+            GLM4V_CHECK(dim <= kMaxExtent && extent <= kMaxExtent / factor, ErrorKind::ModelCorrupt)
+                << where << ": shape " << entry["shape"].dump() << " overflows a 64-bit element count";
+            extent *= factor;
             numel *= dim;
             t.shape.push_back(static_cast<std::int64_t>(dim));
         }
-        GLM4V_CHECK(!overflow && numel <= std::numeric_limits<std::uint64_t>::max() / elem_size,
-                    ErrorKind::ModelCorrupt)
-            << where << ": shape " << t.shape_string() << " overflows";
+        GLM4V_CHECK(numel <= std::numeric_limits<std::uint64_t>::max() / elem_size, ErrorKind::ModelCorrupt)
+            << where << ": shape " << t.shape_string() << " overflows a 64-bit byte count";
 
         const json& offsets = entry["data_offsets"];
         GLM4V_CHECK(offsets[0].is_number_unsigned() && offsets[1].is_number_unsigned(), ErrorKind::ModelCorrupt)
@@ -207,13 +210,16 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
         st.tensors_.push_back(std::move(t));
     }
 
+    // Sorted by start, a non-empty span overlaps an earlier one exactly when it starts before the furthest
+    // end seen so far. Empty tensors occupy no bytes and may sit anywhere in bounds.
     std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
-    for (std::size_t i = 1; i < spans.size(); ++i) {
-        const Span& prev = spans[i - 1];
-        const Span& cur = spans[i];
-        GLM4V_CHECK(cur.begin >= prev.end || cur.begin == cur.end || prev.begin == prev.end, ErrorKind::ModelCorrupt)
-            << name << ": tensors '" << st.tensors_[prev.tensor].name << "' and '" << st.tensors_[cur.tensor].name
+    const Span* furthest = nullptr;
+    for (const Span& cur : spans) {
+        if (cur.begin == cur.end) continue;
+        GLM4V_CHECK(!furthest || cur.begin >= furthest->end, ErrorKind::ModelCorrupt)
+            << name << ": tensors '" << st.tensors_[furthest->tensor].name << "' and '" << st.tensors_[cur.tensor].name
             << "' overlap in the file";
+        if (!furthest || cur.end > furthest->end) furthest = &cur;
     }
     for (std::size_t i = 0; i < st.tensors_.size(); ++i) st.index_[st.tensors_[i].name] = i;
     return st;
@@ -225,6 +231,40 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
 }
 
 // ---------------------------------------------------------------------------------------------- Checkpoint
+
+ShardIndex read_shard_index(const std::string& index_path) {
+    const auto text = MappedFile::open(index_path);
+    const std::string index_name = file_name(index_path);
+    json index;
+    try {
+        const char* b = reinterpret_cast<const char*>(text->data());
+        index = json::parse(std::string(b ? b : "", text->size()));
+    } catch (const json::exception& e) {
+        GLM4V_FAIL(ErrorKind::ModelCorrupt) << index_name << " is not valid JSON (" << e.what() << ")";
+    }
+    GLM4V_CHECK(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),
+                ErrorKind::ModelCorrupt)
+        << index_name << " has no weight_map object";
+    const json& weight_map = index["weight_map"];
+    GLM4V_CHECK(!weight_map.empty(), ErrorKind::ModelCorrupt) << index_name << ": weight_map lists no tensors";
+
+    ShardIndex out;
+    for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
+        GLM4V_CHECK(it.value().is_string(), ErrorKind::ModelCorrupt)
+            << index_name << ": weight_map entry '" << it.key() << "' is not a file name";
+        const std::string shard = it.value().get<std::string>();
+        // Only plain names in the index's own folder: an index must not point the reader anywhere else.
+        GLM4V_CHECK(!shard.empty() && shard != "." && shard != ".." && shard.find('/') == std::string::npos,
+                    ErrorKind::ModelCorrupt)
+            << index_name << ": weight_map entry '" << it.key() << "' names '" << shard
+            << "', which is not a file in the model folder";
+        out.weight_map.emplace(it.key(), shard);
+        out.shard_files.push_back(shard);
+    }
+    std::sort(out.shard_files.begin(), out.shard_files.end());
+    out.shard_files.erase(std::unique(out.shard_files.begin(), out.shard_files.end()), out.shard_files.end());
+    return out;
+}
 
 Checkpoint Checkpoint::open(const std::string& path) {
     Checkpoint ck;
@@ -249,46 +289,25 @@ Checkpoint Checkpoint::open(const std::string& path) {
         return ck;
     }
 
-    const auto index_text = MappedFile::open(p.string());
+    const ShardIndex index = read_shard_index(p.string());
     const std::string index_name = p.filename().string();
-    json index;
-    try {
-        const auto* b = index_text->data();
-        index = json::parse(b, b + index_text->size());
-    } catch (const json::exception& e) {
-        GLM4V_FAIL(ErrorKind::ModelCorrupt) << index_name << " is not valid JSON (" << e.what() << ")";
-    }
-    GLM4V_CHECK(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),
-                ErrorKind::ModelCorrupt)
-        << index_name << " has no weight_map object";
-
-    std::map<std::string, std::size_t> shard_of_file;
     const fs::path dir = p.parent_path();
-    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-        GLM4V_CHECK(it.value().is_string(), ErrorKind::ModelCorrupt)
-            << index_name << ": weight_map entry '" << it.key() << "' is not a file name";
-        const std::string shard_name = it.value().get<std::string>();
-        GLM4V_CHECK(!shard_name.empty() && fs::path(shard_name).filename() == shard_name, ErrorKind::ModelCorrupt)
-            << index_name << ": weight_map entry '" << it.key() << "' names '" << shard_name
-            << "', which is not a file in the model folder";
-        auto found = shard_of_file.find(shard_name);
-        if (found == shard_of_file.end()) {
-            const std::string shard_path = (dir / shard_name).string();
-            GLM4V_CHECK(fs::exists(shard_path, ec), ErrorKind::ModelMissing)
-                << index_name << " lists " << shard_name << ", which is missing from " << dir.string();
-            try {
-                ck.shards_.push_back(SafetensorsFile::open(shard_path));
-            } catch (const Error& e) {
-                rethrow_with_context(e, "loading " + shard_name);
-            }
-            ck.files_.push_back(shard_path);
-            found = shard_of_file.emplace(shard_name, ck.shards_.size() - 1).first;
-        }
-        const SafetensorsFile& shard = ck.shards_[found->second];
-        const TensorInfo* t = shard.find(it.key());
+    std::map<std::string, std::size_t> shard_of_file;
+    for (const std::string& shard_name : index.shard_files) {
+        const std::string shard_path = (dir / shard_name).string();
+        GLM4V_CHECK(fs::exists(shard_path, ec), ErrorKind::ModelMissing)
+            << index_name << " lists " << shard_name << ", which is missing from " << dir.string();
+        // Shard errors already name the shard file; no context to add.
+        ck.shards_.push_back(SafetensorsFile::open(shard_path));
+        ck.files_.push_back(shard_path);
+        shard_of_file.emplace(shard_name, ck.shards_.size() - 1);
+    }
+    for (const auto& [tensor, shard_name] : index.weight_map) {
+        const std::size_t shard = shard_of_file.at(shard_name); // read_shard_index listed every shard
+        const TensorInfo* t = ck.shards_[shard].find(tensor);
         GLM4V_CHECK(t != nullptr, ErrorKind::ModelCorrupt)
-            << index_name << " puts tensor '" << it.key() << "' in " << shard_name << ", which does not hold it";
-        ck.tensors_[it.key()] = {found->second, static_cast<std::size_t>(t - shard.tensors().data())};
+            << index_name << " puts tensor '" << tensor << "' in " << shard_name << ", which does not hold it";
+        ck.tensors_[tensor] = {shard, static_cast<std::size_t>(t - ck.shards_[shard].tensors().data())};
     }
     return ck;
 }

@@ -19,7 +19,9 @@ std::size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype); // as the format spells it: "BF16", "F32", ...
 
 // A read-only view of a whole file. Pages are mapped copy-on-write, so a stray in-place write changes
-// this process's copy, never the file.
+// this process's copy, never the file. The mapping reserves no swap (MAP_NORESERVE): a 5 GB shard costs
+// page cache, not commit charge. A file truncated by someone else while mapped raises SIGBUS on access;
+// no reader that avoids copying can prevent that.
 class MappedFile {
 public:
     static std::shared_ptr<const MappedFile> open(const std::string& path);
@@ -66,6 +68,16 @@ private:
     std::map<std::string, std::size_t> index_;
     std::map<std::string, std::string> metadata_;
 };
+
+// model.safetensors.index.json: which shard holds each tensor.
+struct ShardIndex {
+    std::map<std::string, std::string> weight_map; // tensor name -> shard file name
+    std::vector<std::string> shard_files;          // each shard once, sorted
+};
+
+// Throws ModelMissing when the file is absent, ModelCorrupt naming the index when it is not valid JSON,
+// has no (or an empty) weight_map, or names a shard outside its own folder.
+ShardIndex read_shard_index(const std::string& index_path);
 
 // A checkpoint: one model.safetensors, or the shards listed by model.safetensors.index.json.
 class Checkpoint {
