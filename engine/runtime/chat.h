@@ -11,6 +11,9 @@
 
 #include "engine/image.h"
 
+namespace at {
+class Tensor;
+}
 namespace glm4v::engine::model {
 class Glm4v;
 }
@@ -66,6 +69,10 @@ public:
 
     std::int64_t context_used() const;
     std::int64_t context_limit() const;
+
+    // For checks against a reference: sees the fp32 logits [rows, vocab] of every row the model computes
+    // (every prompt row, then one per decoded token). Costs a vocab-wide matmul per prompt row.
+    void set_logits_observer(std::function<void(const at::Tensor& logits)> observer);
 
 private:
     struct State;

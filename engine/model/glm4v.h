@@ -1,0 +1,67 @@
+#pragma once
+// GLM-4V-9B loaded and placed: config, tokenizer, vision tower and language model weights on one device
+// in one dtype. Immutable after load, so any number of Chats may share it (one at a time computes).
+
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/io/config.h"
+#include "engine/model/language_model.h"
+#include "engine/model/vision_tower.h"
+
+namespace glm4v::engine::tokenizer {
+class Tokenizer;
+}
+
+namespace glm4v::engine::model {
+
+struct LoadOptions {
+    std::string device = "auto"; // "cpu", "cuda", "cuda:N", or "auto" (the GPU when there is one)
+    // Default: bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU (DESIGN.md section 2).
+    std::optional<torch::ScalarType> dtype;
+};
+
+// fraction in [0, 1], and what is being done ("layer 12 of 40").
+using LoadProgress = std::function<void(double fraction, const std::string& what)>;
+
+class Glm4v {
+public:
+    // `dir` holds config.json, the tokenizer files and the safetensors weights.
+    static std::shared_ptr<const Glm4v> load(const std::string& dir, const LoadOptions& options,
+                                             const LoadProgress& progress = {});
+    ~Glm4v();
+
+    const io::ModelConfig& config() const { return config_; }
+    const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+    torch::Device device() const { return device_; }
+    torch::ScalarType dtype() const { return dtype_; }
+    bool has_vision() const { return config_.vision.has_value(); }
+    const LanguageWeights& language() const { return language_; }
+    const VisionWeights& vision() const { return vision_; }
+
+    // pixel_values [3, S, S] (runtime/preprocess.h) -> [num_image_embeddings, hidden] in dtype().
+    torch::Tensor encode_image(const torch::Tensor& pixel_values) const;
+    // Identifies weights, dtype and device kind, so cached image embeddings are reused only when valid.
+    const std::string& fingerprint() const { return fingerprint_; }
+
+private:
+    Glm4v() = default;
+    io::ModelConfig config_;
+    std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+    torch::Device device_ = torch::kCPU;
+    torch::ScalarType dtype_ = torch::kFloat32;
+    LanguageWeights language_;
+    VisionWeights vision_;
+    std::string fingerprint_;
+};
+
+// Resolves LoadOptions::device ("auto", "cuda", ...) to a device, with a clear error when asked for a
+// GPU that is not there.
+torch::Device resolve_device(const std::string& name);
+torch::ScalarType default_dtype(const torch::Device& device);
+
+} // namespace glm4v::engine::model
