@@ -349,7 +349,35 @@ std::vector<std::int64_t> HistoryStore::append_messages(std::int64_t conversatio
     sqlite::Transaction transaction(impl_->db);
     GLM4V_CHECK(impl_->conversation_exists(conversation_id), ErrorKind::InvalidInput)
         << "no conversation with id " << conversation_id;
-    for (const NewMessage& message : messages) ids.push_back(impl_->insert_message(conversation_id, message, now));
+    // Staged in a temporary table, then moved by one INSERT ... SELECT: FTS5 flushes its pending index
+    // data at every statement boundary inside a transaction, so one statement for all rows builds the
+    // search index about twice as fast as a statement per row. Ids are given explicitly: we hold the
+    // write lock, so max(id) + 1... are free.
+    impl_->db.exec("CREATE TEMP TABLE IF NOT EXISTS staged_messages AS SELECT * FROM main.messages WHERE 0");
+    impl_->db.exec("DELETE FROM temp.staged_messages");
+    sqlite::Statement max_id = impl_->db.prepare("SELECT COALESCE(MAX(id), 0) FROM main.messages");
+    max_id.step();
+    std::int64_t next_id = max_id.column_int64(0) + 1;
+    sqlite::Statement stage = impl_->db.prepare(
+        "INSERT INTO temp.staged_messages (id, conversation_id, role, text, token_ids, prompt_tokens, "
+        "generated_tokens, time_to_first_token_ms, tokens_per_second, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const NewMessage& message : messages) {
+        stage.reset();
+        stage.bind(1, next_id).bind(2, conversation_id).bind(3, std::string(message_role_name(message.role)));
+        stage.bind(4, message.text);
+        if (message.token_ids.empty()) {
+            stage.bind_null(5);
+        } else {
+            const std::vector<std::uint8_t> blob = pack_token_ids(message.token_ids);
+            stage.bind_blob(5, blob.data(), blob.size());
+        }
+        stage.bind(6, message.prompt_tokens).bind(7, message.generated_tokens);
+        stage.bind(8, message.time_to_first_token_ms).bind(9, message.tokens_per_second).bind(10, now);
+        stage.run();
+        ids.push_back(next_id++);
+    }
+    impl_->db.exec("INSERT INTO main.messages SELECT * FROM temp.staged_messages ORDER BY id");
+    impl_->db.exec("DELETE FROM temp.staged_messages");
     impl_->touch_conversation(conversation_id, now);
     transaction.commit();
     return ids;
