@@ -117,7 +117,8 @@ IntakeImage decode_image_bytes(std::vector<std::uint8_t> bytes, const std::strin
         GLM4V_CHECK(pixels <= limits.max_pixels, ErrorKind::InvalidInput) << too_large();
     }
 
-    // Orientation comes from image_header for every format; OpenCV applies it to JPEG only, so it is off.
+    // Orientation comes from image_header: OpenCV's generic EXIF rotation is switched off (it would apply to
+    // JPEG only, and never with IMREAD_UNCHANGED, which the alpha channel needs).
     const int flags = header.format == ImageFormat::Jpeg ? reduced_flag(reduction) | cv::IMREAD_IGNORE_ORIENTATION
                                                          : cv::IMREAD_UNCHANGED;
     cv::Mat decoded;
@@ -129,7 +130,10 @@ IntakeImage decode_image_bytes(std::vector<std::uint8_t> bytes, const std::strin
     }
     GLM4V_CHECK(!decoded.empty(), ErrorKind::InvalidInput)
         << name << ": corrupt " << format << " data: the decoder could not read the image";
-    const cv::Mat upright = apply_orientation(to_rgb8(decoded, name), header.orientation);
+    // OpenCV's TIFF decoder honours the orientation tag itself (all eight values; the tests check it),
+    // so for TIFF it must not be applied twice.
+    const bool opencv_oriented = header.format == ImageFormat::Tiff;
+    const cv::Mat upright = apply_orientation(to_rgb8(decoded, name), opencv_oriented ? 1 : header.orientation);
     const cv::Mat pixels_rgb = upright.isContinuous() ? upright : upright.clone();
 
     IntakeImage result;

@@ -1,8 +1,8 @@
 #pragma once
 // Turns whatever the user drops or pastes into the engine's image type (DESIGN.md section 1: the engine
 // takes decoded RGB8 pixels, never file names). JPEG, PNG, WebP, BMP and TIFF, decoded by OpenCV:
-//   - EXIF orientation applied for JPEG (APP1), PNG (eXIf), WebP (EXIF chunk) and TIFF (tag 274), read
-//     by image_header.cpp, so every format is turned the same way (OpenCV's own rotation is switched off);
+//   - EXIF orientation applied for JPEG (APP1), PNG (eXIf) and WebP (EXIF chunk), read by image_header.cpp
+//     (OpenCV's own EXIF rotation is switched off); TIFF's orientation tag is applied by OpenCV's TIFF decoder;
 //   - alpha composited on white; grayscale, palette, 16-bit and float samples made RGB8;
 //   - dimensions checked from the header before decoding: a JPEG too large is decoded at 1/2, 1/4 or 1/8
 //     scale by libjpeg (the model sees 1120x1120 anyway), any other format too large is refused;
