@@ -1,0 +1,56 @@
+# Install rules and the Debian package (included by the top-level CMakeLists.txt).
+#   bin/glm4v, bin/glm4v-desktop
+#   share/applications/glm4v-desktop.desktop          (menus and launchers find it here)
+#   share/icons/hicolor/{scalable,256x256}/apps/glm4v-desktop.{svg,png}
+#   share/doc/glm4v-desktop/                           (README, docs)
+include(GNUInstallDirs)
+
+if(TARGET glm4v)
+    install(TARGETS glm4v RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT app)
+endif()
+if(TARGET glm4v-desktop)
+    install(TARGETS glm4v-desktop RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT app)
+    install(FILES ${PROJECT_SOURCE_DIR}/packaging/glm4v-desktop.desktop
+            DESTINATION ${CMAKE_INSTALL_DATADIR}/applications COMPONENT app)
+    install(FILES ${PROJECT_SOURCE_DIR}/assets/glm4v-desktop.svg
+            DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/scalable/apps COMPONENT app)
+    install(FILES ${PROJECT_SOURCE_DIR}/assets/glm4v-desktop.png
+            DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/256x256/apps COMPONENT app)
+endif()
+foreach(doc README.md docs/gui.md docs/history.md docs/screenshot.png)
+    if(EXISTS ${PROJECT_SOURCE_DIR}/${doc})
+        install(FILES ${PROJECT_SOURCE_DIR}/${doc} DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT app)
+    endif()
+endforeach()
+
+# The binaries find libtorch through the RPATH CMake gives them from the virtual environment; a package
+# must carry libtorch itself or depend on a system copy. Set GLM4V_BUNDLE_TORCH to install the wheel's
+# shared libraries next to the binaries (lib/glm4v) and point the RPATH there.
+option(GLM4V_BUNDLE_TORCH "Install libtorch's shared libraries with the binaries (for the .deb)" OFF)
+if(GLM4V_BUNDLE_TORCH AND TORCH_INSTALL_PREFIX)
+    foreach(target glm4v glm4v-desktop)
+        if(TARGET ${target})
+            set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}/glm4v")
+        endif()
+    endforeach()
+    install(DIRECTORY ${TORCH_INSTALL_PREFIX}/lib/ DESTINATION ${CMAKE_INSTALL_LIBDIR}/glm4v COMPONENT app
+            FILES_MATCHING PATTERN "*.so*")
+endif()
+
+set(CPACK_PACKAGE_NAME "glm4v-desktop")
+set(CPACK_PACKAGE_VENDOR "glm4v-desktop")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_CONTACT "glm4v-desktop maintainers <glm4v-desktop@localhost>")
+set(CPACK_GENERATOR "DEB")
+set(CPACK_DEB_COMPONENT_INSTALL OFF)
+set(CPACK_DEBIAN_PACKAGE_SECTION "graphics")
+set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # dpkg-shlibdeps fills Depends from the linked libraries
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "fonts-noto-cjk")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nvidia-driver")
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
+    "GLM-4V-9B vision-language model on your own NVIDIA GPU, offline.\n Drop a photo into the window and chat about it; every conversation is kept for follow-up\n questions later. The model files are not included.")
+set(CPACK_STRIP_FILES OFF)
+include(CPack)
