@@ -8,6 +8,7 @@ class App;
 
 namespace glm4v::app::cli {
 
+void add_history_command(CLI::App& app);
 
 
 } // namespace glm4v::app::cli
