@@ -80,11 +80,14 @@ void write_file_atomically(const fs::path& path, const void* data, std::size_t s
 }
 
 std::string read_whole_file(const fs::path& path, std::size_t max_bytes) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK: opening a FIFO someone dropped must not hang the worker; it is refused below.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     GLM4V_CHECK(fd.get() >= 0, ErrorKind::Io) << "cannot open " << path << ": " << std::strerror(errno);
     struct stat info {};
     GLM4V_CHECK(::fstat(fd.get(), &info) == 0, ErrorKind::Io) << "cannot stat " << path << ": " << std::strerror(errno);
-    GLM4V_CHECK(!S_ISDIR(info.st_mode), ErrorKind::Io) << "cannot read " << path << ": it is a directory";
+    GLM4V_CHECK(S_ISREG(info.st_mode), ErrorKind::Io)
+        << "cannot read " << path << ": " << (S_ISDIR(info.st_mode) ? "it is a directory" : "not a regular file");
+    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
     GLM4V_CHECK(static_cast<std::uint64_t>(info.st_size) <= max_bytes, ErrorKind::InvalidInput)
         << path << " is " << info.st_size << " bytes; the largest accepted is " << max_bytes;
     std::string bytes;

@@ -116,6 +116,33 @@ struct HistoryStore::Impl {
         db.exec("PRAGMA synchronous = FULL");
         register_history_functions(db);
         migrate_history_schema(db);
+        sweep_images();
+    }
+
+    // Image files nothing refers to: temporaries of a writer that died, and files whose row never
+    // committed (a crash between the file and the row). Only old ones, since another process may be
+    // between those two steps right now.
+    void sweep_images() {
+        constexpr auto kGrace = std::chrono::hours(1);
+        const auto now = fs::file_time_type::clock::now();
+        std::error_code ec;
+        std::vector<fs::path> doomed;
+        for (const auto& entry : fs::directory_iterator(images_dir, ec)) {
+            const auto written = entry.last_write_time(ec);
+            if (ec || now - written < kGrace) continue;
+            const std::string name = entry.path().filename().string();
+            if (is_temporary_file_name(name)) {
+                doomed.push_back(entry.path());
+                continue;
+            }
+            sqlite::Statement known = db.prepare("SELECT 1 FROM images WHERE sha256 = ?");
+            known.bind(1, entry.path().stem().string());
+            if (!known.step()) doomed.push_back(entry.path());
+        }
+        for (const fs::path& path : doomed) {
+            engine::log_info("HistoryStore: removing unreferenced ", path.filename().string());
+            fs::remove(path, ec);
+        }
     }
 
     fs::path image_path(const std::string& sha256, const std::string& format) const {

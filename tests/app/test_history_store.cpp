@@ -367,3 +367,23 @@ TEST_CASE("messages appended in one batch keep their order, ids and search entri
     CHECK(message_ids(store.search("二")) == std::vector<std::int64_t>{ids[0]});
     CHECK(store.append_messages(conversation, {}).empty());
 }
+
+TEST_CASE("opening the store sweeps old unreferenced image files and leaves recent ones", "[app][history]") {
+    glm4v::test::ScratchHome home;
+    fs::path kept, old_orphan, old_temporary, new_orphan;
+    {
+        app::HistoryStore store(app::data_dir());
+        kept = store.add_image(fake_image("referenced")).file;
+        old_orphan = store.images_dir() / (app::sha256_hex(std::string("orphan")) + ".png");
+        old_temporary = store.images_dir() / ".tmp-1-0-abc.png";
+        new_orphan = store.images_dir() / (app::sha256_hex(std::string("in flight")) + ".png");
+        for (const auto& path : {old_orphan, old_temporary, new_orphan}) glm4v::test::write_file(path, "x");
+        const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+        for (const auto& path : {kept, old_orphan, old_temporary}) fs::last_write_time(path, two_hours_ago);
+    }
+    app::HistoryStore store(app::data_dir());
+    CHECK(fs::exists(kept));
+    CHECK_FALSE(fs::exists(old_orphan));
+    CHECK_FALSE(fs::exists(old_temporary));
+    CHECK(fs::exists(new_orphan)); // maybe another process between writing the file and its row
+}

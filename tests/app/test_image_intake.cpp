@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <sys/stat.h>
 
 #include "app/image_intake.h"
 #include "app/sha256.h"
@@ -278,6 +279,9 @@ TEST_CASE("files are read from disk and named in errors; a directory or missing 
         CHECK(std::string(e.what()).find("missing.png") != std::string::npos);
     }
     CHECK_THROWS_AS(app::decode_image_file(home.path()), Error);
+    const fs::path fifo = home.path() / "pipe.png";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK_THROWS_AS(app::decode_image_file(fifo), Error); // refused at once, not read forever
 }
 
 TEST_CASE("a JPEG over the pixel limit is decoded reduced; other formats are refused", "[app][image]") {
