@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <climits>
+#include <functional>
 #include <unistd.h>
 
 #include "app/atomic_file.h"

@@ -194,13 +194,15 @@ ImageHeader read_webp(const std::uint8_t* data, std::size_t size, const std::str
     const std::uint64_t riff_end = std::uint64_t{le32(data + 4)} + 8;
     GLM4V_BAD_IMAGE(riff_end <= size) << "truncated WebP: the file is " << size << " bytes, its header says "
                                       << riff_end;
+    GLM4V_BAD_IMAGE(riff_end >= 12) << "corrupt WebP: its RIFF header claims " << riff_end << " bytes";
     bool seen_image = false, has_canvas = false;
-    std::size_t at = 12;
-    while (riff_end - at >= 8) {
+    std::uint64_t at = 12;
+    // `at` may pass riff_end by the pad byte of an odd-sized last chunk, so compare, never subtract.
+    while (at + 8 <= riff_end) {
         const std::string fourcc(reinterpret_cast<const char*>(data + at), 4);
         const std::uint32_t length = le32(data + at + 4);
         const std::uint8_t* body = data + at + 8;
-        GLM4V_BAD_IMAGE(riff_end - at - 8 >= length) << "truncated WebP: the file ends inside chunk '" << fourcc << "'";
+        GLM4V_BAD_IMAGE(at + 8 + length <= riff_end) << "truncated WebP: the file ends inside chunk '" << fourcc << "'";
         if (fourcc == "VP8X" && length >= 10) {
             header.width = 1 + (le32(body + 4) & 0xffffff);
             header.height = 1 + (le32(body + 7) & 0xffffff);
@@ -226,7 +228,7 @@ ImageHeader read_webp(const std::uint8_t* data, std::size_t size, const std::str
         } else if (fourcc == "EXIF") {
             header.orientation = exif_orientation(body, length);
         }
-        at += 8 + std::size_t{length} + (length & 1);
+        at += 8 + std::uint64_t{length} + (length & 1);
     }
     GLM4V_BAD_IMAGE(seen_image) << "truncated WebP: no image data";
     GLM4V_BAD_IMAGE(header.width > 0 && header.height > 0)

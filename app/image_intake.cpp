@@ -1,5 +1,6 @@
 #include "app/image_intake.h"
 
+#include <climits>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -59,6 +60,13 @@ cv::Mat to_rgb8(const cv::Mat& decoded, const std::string& name) {
     cv::Mat rgb;
     switch (eight.channels()) {
     case 1: cv::cvtColor(eight, rgb, cv::COLOR_GRAY2RGB); return rgb;
+    case 2: { // grey + alpha, should a decoder hand it over unexpanded
+        std::vector<cv::Mat> planes;
+        cv::split(eight, planes);
+        cv::Mat bgra;
+        cv::merge(std::vector<cv::Mat>{planes[0], planes[0], planes[0], planes[1]}, bgra);
+        return composite_on_white(bgra);
+    }
     case 3: cv::cvtColor(eight, rgb, cv::COLOR_BGR2RGB); return rgb;
     case 4: return composite_on_white(eight);
     default:
@@ -97,6 +105,8 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 IntakeImage decode_image_bytes(std::vector<std::uint8_t> bytes, const std::string& name, const IntakeLimits& limits) {
     GLM4V_CHECK(bytes.size() <= limits.max_file_bytes, ErrorKind::InvalidInput)
         << name << ": the file is " << bytes.size() << " bytes; the largest accepted is " << limits.max_file_bytes;
+    GLM4V_CHECK(bytes.size() < static_cast<std::size_t>(INT_MAX), ErrorKind::InvalidInput)
+        << name << ": the file is over 2 GB";
     const ImageHeader header = read_image_header(bytes.data(), bytes.size(), name);
     const char* format = image_format_name(header.format);
     const std::int64_t pixels = header.width * header.height;
