@@ -204,8 +204,9 @@ ImageHeader read_webp(const std::uint8_t* data, std::size_t size, const std::str
         const std::uint8_t* body = data + at + 8;
         GLM4V_BAD_IMAGE(at + 8 + length <= riff_end) << "truncated WebP: the file ends inside chunk '" << fourcc << "'";
         if (fourcc == "VP8X" && length >= 10) {
-            header.width = 1 + (le32(body + 4) & 0xffffff);
-            header.height = 1 + (le32(body + 7) & 0xffffff);
+            // 24-bit fields; reading 32 bits at body + 7 would pass the chunk's last byte.
+            header.width = 1 + (le16(body + 4) | std::uint32_t{body[6]} << 16);
+            header.height = 1 + (le16(body + 7) | std::uint32_t{body[9]} << 16);
             has_canvas = true;
         } else if (fourcc == "VP8 " && !seen_image) {
             GLM4V_BAD_IMAGE(length >= 10 && body[3] == 0x9d && body[4] == 0x01 && body[5] == 0x2a)
