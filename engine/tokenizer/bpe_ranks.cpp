@@ -90,6 +90,7 @@ BpeRanks BpeRanks::parse(std::string_view text, const std::string& source_name) 
     r.slots_.assign(capacity, Slot{});
     r.mask_ = capacity - 1;
     std::fill(std::begin(r.byte_ranks_), std::end(r.byte_ranks_), kNoRank);
+    r.two_byte_ranks_.assign(65536, kNoRank);
 
     std::size_t next = 0;
     for (Rank rank = 0; rank <= max_rank; ++rank) {
@@ -109,7 +110,8 @@ BpeRanks BpeRanks::parse(std::string_view text, const std::string& source_name) 
             std::size_t slot = h & r.mask_;
             while (r.slots_[slot].rank != kNoRank) slot = (slot + 1) & r.mask_;
             r.slots_[slot] = Slot{static_cast<std::uint32_t>(h >> 32), rank};
-            if (token.size() == 1) r.byte_ranks_[static_cast<std::uint8_t>(token[0])] = rank;
+            if (token.size() == 1) r.byte_ranks_[p[0]] = rank;
+            if (token.size() == 2) r.two_byte_ranks_[(static_cast<std::size_t>(p[0]) << 8) | p[1]] = rank;
             ++r.count_;
         }
     }

@@ -27,6 +27,8 @@ public:
 
     // The rank of the token with exactly these bytes, or kNoRank.
     Rank find(const std::uint8_t* bytes, std::size_t size) const {
+        // Two-byte lookups are most of all lookups (every merge starts from byte pairs): one array read.
+        if (size == 2) return two_byte_ranks_[(static_cast<std::size_t>(bytes[0]) << 8) | bytes[1]];
         const std::uint64_t h = hash_bytes(bytes, size);
         const auto tag = static_cast<std::uint32_t>(h >> 32);
         for (std::size_t slot = h & mask_;; slot = (slot + 1) & mask_) {
@@ -81,6 +83,7 @@ private:
     std::size_t mask_ = 0;
     std::size_t count_ = 0;
     Rank byte_ranks_[256] = {};
+    std::vector<Rank> two_byte_ranks_; // [65536], kNoRank where the pair is no token
 };
 
 } // namespace glm4v::engine::tokenizer

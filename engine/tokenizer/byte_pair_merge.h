@@ -11,13 +11,17 @@
 
 namespace glm4v::engine::tokenizer {
 
-// Appends the ranks of `piece`'s tokens to `out`. Short pieces (nearly all) use tiktoken's own scan on a
-// stack array; long ones a heap, so a megabyte of one letter costs O(n log n), not O(n^2). Both give the
-// same tokens.
+// Appends the ranks of `piece`'s tokens to `out`: short pieces (nearly all) through the scan, long ones
+// through the heap. Both give the same tokens.
 void byte_pair_encode(const BpeRanks& ranks, const std::uint8_t* piece, std::size_t size, std::vector<TokenId>& out);
 
-// The heap variant for any length; exposed so tests can compare it with the scan on short pieces too.
-void byte_pair_encode_long(const BpeRanks& ranks, const std::uint8_t* piece, std::size_t size,
+// tiktoken's own algorithm: each round scans all pairs for the lowest rank. O(n^2), fastest for short pieces.
+void byte_pair_encode_scan(const BpeRanks& ranks, const std::uint8_t* piece, std::size_t size,
+                           std::vector<TokenId>& out);
+
+// The same merges through a min-heap over a linked list: O(n log n), so a megabyte of one letter stays
+// cheap. Per-thread buffers: no allocation once warm.
+void byte_pair_encode_heap(const BpeRanks& ranks, const std::uint8_t* piece, std::size_t size,
                            std::vector<TokenId>& out);
 
 } // namespace glm4v::engine::tokenizer
