@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     bool verbose = false;
     app.add_flag("-v,--verbose", verbose, "Print debug messages");
     glm4v::app::cli::add_history_command(app);
+    glm4v::app::cli::add_tokenize_command(app);
 
     engine::set_log_sink([&verbose](engine::LogLevel level, const std::string& message) {
         if (level == engine::LogLevel::Debug && !verbose) return;
