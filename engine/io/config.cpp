@@ -87,7 +87,6 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     r.optional("num_layers", lm.num_layers);
     r.optional("hidden_size", lm.hidden_size);
     r.optional("ffn_hidden_size", lm.ffn_hidden_size);
-    const bool has_kv_channels = root.contains("kv_channels") && !root["kv_channels"].is_null();
     r.optional("kv_channels", lm.kv_channels);
     r.optional("num_attention_heads", lm.num_attention_heads);
     r.optional("padded_vocab_size", lm.padded_vocab_size);
@@ -110,15 +109,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     r.positive("num_attention_heads", lm.num_attention_heads);
     r.positive("padded_vocab_size", lm.padded_vocab_size);
     r.positive("seq_length", lm.seq_length);
-    // Without kv_channels the head size is hidden_size / num_attention_heads, as in ChatGLMConfig.
-    if (has_kv_channels) {
-        r.positive("kv_channels", lm.kv_channels);
-    } else {
-        GLM4V_CHECK(lm.hidden_size % lm.num_attention_heads == 0, ErrorKind::ModelCorrupt)
-            << source_name << ": hidden_size " << lm.hidden_size << " is not a multiple of num_attention_heads "
-            << lm.num_attention_heads;
-        lm.kv_channels = lm.hidden_size / lm.num_attention_heads;
-    }
+    // kv_channels is the head size whatever hidden_size is: ChatGLM projects to heads x kv_channels.
+    r.positive("kv_channels", lm.kv_channels);
     GLM4V_CHECK(lm.kv_channels % 4 == 0, ErrorKind::Unsupported)
         << source_name << ": kv_channels " << lm.kv_channels << " must be a multiple of 4 for the rotary embedding";
     lm.num_kv_groups = multi_query ? groups : lm.num_attention_heads;
