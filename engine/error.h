@@ -62,10 +62,10 @@ struct Raise {
 } // namespace glm4v::engine
 
 // GLM4V_CHECK(offset <= size, ErrorKind::ModelCorrupt) << "tensor '" << name << "' ends past the file";
+// A conditional expression, not an if, so an unbraced `if (x) GLM4V_CHECK(...)` has no dangling else.
 #define GLM4V_CHECK(cond, kind)                                                                                        \
-    if (cond) {                                                                                                        \
-    } else                                                                                                             \
-        ::glm4v::engine::detail::Raise() & ::glm4v::engine::detail::ErrorBuilder((kind), __FILE__, __LINE__)
+    (cond) ? (void)0                                                                                                   \
+           : ::glm4v::engine::detail::Raise() & ::glm4v::engine::detail::ErrorBuilder((kind), __FILE__, __LINE__)
 
 #define GLM4V_FAIL(kind)                                                                                               \
     ::glm4v::engine::detail::Raise() & ::glm4v::engine::detail::ErrorBuilder((kind), __FILE__, __LINE__)

@@ -8,8 +8,10 @@ class App;
 
 namespace glm4v::app::cli {
 
+void add_check_golden_command(CLI::App& app);
 void add_history_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+
 
 
 } // namespace glm4v::app::cli

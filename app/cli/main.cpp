@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     bool verbose = false;
     app.add_flag("-v,--verbose", verbose, "Print debug messages");
+    glm4v::app::cli::add_check_golden_command(app);
     glm4v::app::cli::add_history_command(app);
     glm4v::app::cli::add_tokenize_command(app);
 

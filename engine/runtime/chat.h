@@ -28,6 +28,10 @@ struct GenerationOptions {
     double repetition_penalty = 1.0;
     std::uint64_t seed = 0;
     bool ignore_eos = false; // for tests that compare fixed-length greedy runs
+    // For checks against a reference in reduced precision: these tokens are fed in place of the sampled
+    // ones (teacher forcing), so one near-tie cannot send the rest of the run elsewhere. The model's own
+    // choices remain visible to a logits observer.
+    std::vector<std::int64_t> forced_tokens;
 };
 
 enum class FinishReason { Eos, Length, Cancelled };

@@ -1,0 +1,214 @@
+#include "engine/runtime/chat.h"
+
+#include <torch/types.h>
+
+#include <chrono>
+
+#include "engine/error.h"
+#include "engine/model/glm4v.h"
+#include "engine/runtime/kv_cache.h"
+#include "engine/runtime/preprocess.h"
+#include "engine/runtime/sampler.h"
+#include "engine/tokenizer/chat_template.h"
+#include "engine/tokenizer/stream_decoder.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace glm4v::engine::runtime {
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+bool is_blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+} // namespace
+
+struct Chat::State {
+    KvCache cache;
+    torch::Tensor image;               // [num_image_embeddings, hidden] in the model's dtype, or undefined
+    bool started = false;              // the conversation's prefix has been fed
+    std::int64_t next_position = 0;    // rope position of the next token: not the KV length (DESIGN.md section 2)
+    std::vector<std::int64_t> pending; // tokens of the last reply sampled but not yet fed
+    std::vector<std::pair<std::string, std::string>> past_turns; // to feed with the next question
+    std::function<void(const at::Tensor&)> observer;
+};
+
+Chat::Chat(std::shared_ptr<const model::Glm4v> model) : model_(std::move(model)), state_(std::make_unique<State>()) {
+    GLM4V_CHECK(model_ != nullptr, ErrorKind::InvalidInput) << "a Chat needs a loaded model";
+}
+
+Chat::~Chat() = default;
+
+void Chat::set_image(const RgbImage& image) {
+    GLM4V_CHECK(model_->has_vision(), ErrorKind::Unsupported) << "this model has no vision tower";
+    GLM4V_CHECK(!state_->started, ErrorKind::InvalidInput)
+        << "a conversation has one image; start a new conversation for another";
+    c10::InferenceMode inference;
+    state_->image = model_->encode_image(preprocess_image(image, static_cast<int>(model_->config().vision->image_size)));
+}
+
+void Chat::set_image_embeddings(const std::vector<float>& embeddings) {
+    GLM4V_CHECK(model_->has_vision(), ErrorKind::Unsupported) << "this model has no vision tower";
+    GLM4V_CHECK(!state_->started, ErrorKind::InvalidInput)
+        << "a conversation has one image; start a new conversation for another";
+    const auto rows = model_->config().vision->num_image_embeddings();
+    const auto hidden = model_->config().language.hidden_size;
+    GLM4V_CHECK(static_cast<std::int64_t>(embeddings.size()) == rows * hidden, ErrorKind::InvalidInput)
+        << "image embeddings hold " << embeddings.size() << " values; this model needs " << rows << " x " << hidden;
+    c10::InferenceMode inference;
+    state_->image = torch::from_blob(const_cast<float*>(embeddings.data()), {rows, hidden}, torch::kFloat32)
+                        .to(model_->device(), model_->dtype());
+}
+
+std::vector<float> Chat::image_embeddings() const {
+    if (!state_->image.defined()) return {};
+    c10::InferenceMode inference;
+    const auto cpu = state_->image.to(torch::kCPU, torch::kFloat32).contiguous();
+    return std::vector<float>(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+}
+
+void Chat::add_past_turn(const std::string& question, const std::string& reply) {
+    state_->past_turns.emplace_back(question, reply);
+}
+
+std::int64_t Chat::context_used() const { return state_->cache.length(); }
+std::int64_t Chat::context_limit() const { return model_->config().language.seq_length; }
+
+void Chat::set_logits_observer(std::function<void(const at::Tensor&)> observer) {
+    state_->observer = std::move(observer);
+}
+
+Reply Chat::ask(const std::string& question, const GenerationOptions& options, const TokenCallback& on_piece) {
+    const auto start = Clock::now();
+    GLM4V_CHECK(!is_blank(question), ErrorKind::InvalidInput) << "the question is empty";
+    validate(options);
+    cancel_requested_ = false;
+    c10::InferenceMode inference;
+    State& s = *state_;
+    const model::Glm4v& m = *model_;
+    const io::LanguageConfig& lm = m.config().language;
+    const tokenizer::Tokenizer& tok = m.tokenizer();
+
+    // This turn's tokens: what the last reply left unfed, past turns being restored, then the question.
+    tokenizer::ChatTemplate tmpl(tok);
+    std::vector<std::int64_t> ids = s.pending;
+    std::int64_t boi_index = -1;
+    auto add_turn = [&](const std::string& q) {
+        if (s.started) {
+            const auto turn = tmpl.next_turn(q);
+            ids.insert(ids.end(), turn.begin(), turn.end());
+            return;
+        }
+        const auto turn = tmpl.first_turn(q, s.image.defined());
+        if (turn.image_index) boi_index = static_cast<std::int64_t>(ids.size() + *turn.image_index);
+        ids.insert(ids.end(), turn.ids.begin(), turn.ids.end());
+        s.started = true;
+    };
+    const std::int64_t fed_before = s.cache.length();
+    const std::int64_t position_before = s.next_position;
+    const bool started_before = s.started;
+    for (const auto& [past_q, past_reply] : s.past_turns) {
+        add_turn(past_q);
+        const auto reply_ids = tok.encode(past_reply);
+        ids.insert(ids.end(), reply_ids.begin(), reply_ids.end());
+    }
+    add_turn(question);
+
+    // Embeddings and rope positions. The image's three placeholder tokens become its embeddings: boi
+    // keeps its index, every patch shares index boi + 1, eoi and what follows keep theirs.
+    const auto id_tensor = torch::tensor(ids, torch::kInt64);
+    auto x = model::embed_tokens(m.language(), id_tensor);
+    auto positions = torch::arange(s.next_position, s.next_position + static_cast<std::int64_t>(ids.size()), torch::kInt64);
+    if (boi_index >= 0) {
+        const auto n = s.image.size(0);
+        const auto tail = static_cast<std::int64_t>(ids.size()) - boi_index - 3;
+        x = torch::cat({x.narrow(0, 0, boi_index), s.image, x.narrow(0, boi_index + 3, tail)});
+        const auto p0 = s.next_position + boi_index;
+        positions = torch::cat({positions.narrow(0, 0, boi_index + 1), torch::full({n - 2}, p0 + 1, torch::kInt64),
+                                positions.narrow(0, boi_index + 2, tail + 1)});
+    }
+    const std::int64_t rows = x.size(0);
+
+    if (!s.cache.capacity())
+        s.cache = KvCache(lm.num_layers, lm.seq_length, lm.num_kv_groups, lm.kv_channels,
+                          torch::TensorOptions().dtype(m.dtype()).device(m.device()));
+    if (s.cache.length() + rows + 1 > s.cache.capacity()) {
+        s.started = started_before;
+        GLM4V_FAIL(ErrorKind::ContextFull)
+            << "this conversation is full: " << s.cache.length() << " of " << s.cache.capacity()
+            << " tokens are used and the question needs " << rows + 1 << " more; start a new conversation";
+    }
+
+    Reply reply;
+    reply.stats.prompt_tokens = rows;
+    auto feed = [&](const torch::Tensor& rows_x, const torch::Tensor& rows_pos, bool all_logits) {
+        const auto hidden = model::language_forward(m.language(), lm, rows_x, rows_pos, s.cache);
+        if (all_logits && s.observer) {
+            auto logits = model::language_logits(m.language(), hidden);
+            s.observer(logits);
+            return logits[-1];
+        }
+        auto logits = model::language_logits(m.language(), hidden[-1].unsqueeze(0))[0];
+        if (s.observer) s.observer(logits.unsqueeze(0));
+        return logits;
+    };
+    torch::Tensor logits;
+    try {
+        logits = feed(x, positions, true);
+    } catch (...) {
+        s.cache.truncate(fed_before);
+        s.next_position = position_before;
+        s.started = started_before;
+        throw;
+    }
+    s.next_position += static_cast<std::int64_t>(ids.size());
+    s.pending.clear();
+    s.past_turns.clear();
+
+    const auto& eos = m.config().eos_token_ids;
+    Sampler sampler(options);
+    tokenizer::StreamDecoder decoder(tok);
+    // Ids a padded vocabulary has but the tokenizer lacks decode as U+FFFD (StreamDecoder), never fail.
+    Clock::time_point first_token_at{};
+    auto emit = [&](const std::string& piece) {
+        if (piece.empty()) return;
+        reply.text += piece;
+        if (on_piece) on_piece(piece);
+    };
+    while (true) {
+        const std::size_t step = reply.token_ids.size();
+        const std::int64_t next =
+            step < options.forced_tokens.size() ? options.forced_tokens[step] : sampler.sample(logits, reply.token_ids);
+        if (reply.token_ids.empty()) {
+            first_token_at = Clock::now();
+            reply.stats.time_to_first_token_ms = ms_since(start);
+        }
+        if (!options.ignore_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) {
+            reply.finish = FinishReason::Eos;
+            break;
+        }
+        reply.token_ids.push_back(next);
+        emit(decoder.push(static_cast<tokenizer::TokenId>(next)));
+        if (static_cast<int>(reply.token_ids.size()) >= options.max_new_tokens ||
+            s.cache.length() + 1 >= s.cache.capacity()) {
+            reply.finish = FinishReason::Length;
+            s.pending = {next};
+            break;
+        }
+        if (cancel_requested_) {
+            reply.finish = FinishReason::Cancelled;
+            s.pending = {next};
+            break;
+        }
+        logits = feed(model::embed_tokens(m.language(), torch::tensor({next}, torch::kInt64)),
+                      torch::tensor({s.next_position}, torch::kInt64), false);
+        ++s.next_position;
+    }
+    emit(decoder.finish());
+    reply.stats.generated_tokens = static_cast<std::int64_t>(reply.token_ids.size());
+    if (reply.token_ids.size() > 1) {
+        const double seconds = std::chrono::duration<double>(Clock::now() - first_token_at).count();
+        reply.stats.tokens_per_second = seconds > 0 ? (reply.token_ids.size() - 1) / seconds : 0;
+    }
+    return reply;
+}
+
+} // namespace glm4v::engine::runtime
