@@ -59,7 +59,8 @@ MappedFile::~MappedFile() {
 }
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO in the model folder must fail the regular-file check below, not hang the open.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         const int err = errno;
         GLM4V_CHECK(err != ENOENT, ErrorKind::ModelMissing) << "file not found: " << path;
@@ -191,7 +192,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 
         const json& offsets = entry["data_offsets"];
         GLM4V_CHECK(offsets[0].is_number_unsigned() && offsets[1].is_number_unsigned(), ErrorKind::ModelCorrupt)
-            << where << ": data_offsets are not non-negative integers";
+            << where << ": data_offsets " << offsets.dump() << " are not non-negative integers";
         const auto begin = offsets[0].get<std::uint64_t>();
         const auto end = offsets[1].get<std::uint64_t>();
         GLM4V_CHECK(begin <= end, ErrorKind::ModelCorrupt)

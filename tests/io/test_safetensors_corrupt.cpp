@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -96,7 +98,7 @@ std::vector<BrokenFile> broken_files() {
         {"data_offsets that end before they begin", one_tensor({0}, {8, 4}, 8), M, {"'w'", "[8, 4] end before"}},
         {"data_offsets past the end of the data", one_tensor({4}, {0, 16}, 12), M,
          {"'w'", "run past the end of the data (12 bytes"}},
-        {"negative data_offsets", one_tensor({4}, {-4, 12}, 16), M, {"'w'", "not non-negative integers"}},
+        {"negative data_offsets", one_tensor({4}, {-4, 12}, 16), M, {"'w'", "data_offsets [-4,12] are not"}},
         {"fractional data_offsets", one_tensor({4}, {0.0, 16.0}, 16), M, {"'w'", "not non-negative integers"}},
         {"data_offsets past 2^64", one_tensor({4}, {0, 1e30}, 16), M, {"'w'", "not non-negative integers"}},
         {"overlapping tensors",
@@ -169,6 +171,14 @@ TEST_CASE("a missing file and a folder in place of a file are told apart", "[io]
     const auto folder = glm4v::test::error_from([&] { SafetensorsFile::open((dir / kFile).string()); });
     CHECK(folder.kind() == ErrorKind::Io);
     CHECK_THAT(folder.what(), Catch::Contains("not a regular file") && Catch::Contains(kFile));
+}
+
+TEST_CASE("a FIFO in place of a file fails at once instead of waiting for a writer", "[io][safetensors]") {
+    const glm4v::test::ScratchDir dir;
+    REQUIRE(mkfifo((dir / kFile).c_str(), 0600) == 0);
+    const auto e = glm4v::test::error_from([&] { SafetensorsFile::open((dir / kFile).string()); });
+    CHECK(e.kind() == ErrorKind::Io);
+    CHECK_THAT(e.what(), Catch::Contains("not a regular file") && Catch::Contains(kFile));
 }
 
 // ---------------------------------------------------------------------------------------------- shard indexes
