@@ -105,6 +105,7 @@ BpeRanks BpeRanks::parse(std::string_view text, const std::string& source_name) 
                 << source_name << ": a token appears twice (ranks " << r.find(p, token.size()) << " and " << rank
                 << ")";
             r.arena_ += token;
+            r.max_token_size_ = std::max(r.max_token_size_, token.size());
             r.begin_[rank + 1] = static_cast<std::uint32_t>(r.arena_.size());
             const std::uint64_t h = hash_bytes(p, token.size());
             std::size_t slot = h & r.mask_;

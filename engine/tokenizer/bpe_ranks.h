@@ -29,6 +29,7 @@ public:
     Rank find(const std::uint8_t* bytes, std::size_t size) const {
         // Two-byte lookups are most of all lookups (every merge starts from byte pairs): one array read.
         if (size == 2) return two_byte_ranks_[(static_cast<std::size_t>(bytes[0]) << 8) | bytes[1]];
+        if (size > max_token_size_) return kNoRank; // long pieces and late merges skip the hash
         const std::uint64_t h = hash_bytes(bytes, size);
         const auto tag = static_cast<std::uint32_t>(h >> 32);
         for (std::size_t slot = h & mask_;; slot = (slot + 1) & mask_) {
@@ -82,6 +83,7 @@ private:
     std::vector<Slot> slots_;            // power-of-two size, at most half full
     std::size_t mask_ = 0;
     std::size_t count_ = 0;
+    std::size_t max_token_size_ = 0;
     Rank byte_ranks_[256] = {};
     std::vector<Rank> two_byte_ranks_; // [65536], kNoRank where the pair is no token
 };

@@ -3,6 +3,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <iterator>
+
 #include "engine/error.h"
 #include "engine/log.h"
 
@@ -17,24 +21,71 @@ constexpr const char* kSpace = "\\t-\\r \\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200
 // Letters (L*) and numbers (N*) assigned in Unicode 15.0-16.0, which tiktoken 0.14's regex knows and
 // PCRE2 10.42 (Unicode 14) does not; found by classifying every code point both ways
 // (tests/tokenizer/tiktoken_oracle.py checks all of them). Harmless with a newer PCRE2.
-constexpr const char* kNewLetters =
-    "\\x{1c89}-\\x{1c8a}\\x{a7cb}-\\x{a7cd}\\x{a7da}-\\x{a7dc}\\x{105c0}-\\x{105f3}\\x{10d4a}-\\x{10d65}"
-    "\\x{10d6f}-\\x{10d85}\\x{10ec2}-\\x{10ec4}\\x{1123f}-\\x{11240}\\x{11380}-\\x{11389}\\x{1138b}\\x{1138e}"
-    "\\x{11390}-\\x{113b5}\\x{113b7}\\x{113d1}\\x{113d3}\\x{11bc0}-\\x{11be0}\\x{11f02}\\x{11f04}-\\x{11f10}"
-    "\\x{11f12}-\\x{11f33}\\x{1342f}\\x{13441}-\\x{13446}\\x{13460}-\\x{143fa}\\x{16100}-\\x{1611d}"
-    "\\x{16d40}-\\x{16d6c}\\x{18cff}\\x{1b132}\\x{1b155}\\x{1df25}-\\x{1df2a}\\x{1e030}-\\x{1e06d}"
-    "\\x{1e4d0}-\\x{1e4eb}\\x{1e5d0}-\\x{1e5ed}\\x{1e5f0}\\x{2b739}\\x{2ebf0}-\\x{2ee5d}\\x{31350}-\\x{323af}";
-constexpr const char* kNewNumbers =
-    "\\x{10d40}-\\x{10d49}\\x{116d0}-\\x{116e3}\\x{11bf0}-\\x{11bf9}\\x{11f50}-\\x{11f59}\\x{16130}-\\x{16139}"
-    "\\x{16d70}-\\x{16d79}\\x{1ccf0}-\\x{1ccf9}\\x{1d2c0}-\\x{1d2d3}\\x{1e4f0}-\\x{1e4f9}\\x{1e5f1}-\\x{1e5fa}";
+struct CodePointRange {
+    std::uint32_t first;
+    std::uint32_t last;
+};
+constexpr CodePointRange kNewLetters[] = {
+    {0x1C89, 0x1C8A}, {0xA7CB, 0xA7CD}, {0xA7DA, 0xA7DC}, {0x105C0, 0x105F3}, {0x10D4A, 0x10D65},
+    {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4}, {0x1123F, 0x11240}, {0x11380, 0x11389}, {0x1138B, 0x1138B},
+    {0x1138E, 0x1138E}, {0x11390, 0x113B5}, {0x113B7, 0x113B7}, {0x113D1, 0x113D1}, {0x113D3, 0x113D3},
+    {0x11BC0, 0x11BE0}, {0x11F02, 0x11F02}, {0x11F04, 0x11F10}, {0x11F12, 0x11F33}, {0x1342F, 0x1342F},
+    {0x13441, 0x13446}, {0x13460, 0x143FA}, {0x16100, 0x1611D}, {0x16D40, 0x16D6C}, {0x18CFF, 0x18CFF},
+    {0x1B132, 0x1B132}, {0x1B155, 0x1B155}, {0x1DF25, 0x1DF2A}, {0x1E030, 0x1E06D}, {0x1E4D0, 0x1E4EB},
+    {0x1E5D0, 0x1E5ED}, {0x1E5F0, 0x1E5F0}, {0x2B739, 0x2B739}, {0x2EBF0, 0x2EE5D}, {0x31350, 0x323AF},
+};
+constexpr CodePointRange kNewNumbers[] = {
+    {0x10D40, 0x10D49}, {0x116D0, 0x116E3}, {0x11BF0, 0x11BF9}, {0x11F50, 0x11F59}, {0x16130, 0x16139},
+    {0x16D70, 0x16D79}, {0x1CCF0, 0x1CCF9}, {0x1D2C0, 0x1D2D3}, {0x1E4F0, 0x1E4F9}, {0x1E5F1, 0x1E5FA},
+};
+constexpr std::uint32_t kMongolianVowelSeparator = 0x180E; // \s in PCRE2's UCP mode, not White_Space
+
+std::string class_items(const CodePointRange* begin, const CodePointRange* end) {
+    std::string out;
+    char buf[40];
+    for (const CodePointRange* r = begin; r != end; ++r) {
+        if (r->first == r->last)
+            std::snprintf(buf, sizeof buf, "\\x{%x}", r->first);
+        else
+            std::snprintf(buf, sizeof buf, "\\x{%x}-\\x{%x}", r->first, r->last);
+        out += buf;
+    }
+    return out;
+}
+
+bool in_ranges(std::uint32_t c, const CodePointRange* begin, const CodePointRange* end) {
+    for (const CodePointRange* r = begin; r != end; ++r)
+        if (c >= r->first && c <= r->last) return true;
+    return false;
+}
+
+// Compiles with UTF and UCP, JIT-compiled where PCRE2 can; false when JIT is unavailable.
+pcre2_code* compile_pattern(const std::string& pattern, bool& jit) {
+    int error = 0;
+    PCRE2_SIZE error_offset = 0;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                     PCRE2_UTF | PCRE2_UCP, &error, &error_offset, nullptr);
+    if (!code) {
+        PCRE2_UCHAR message[256];
+        pcre2_get_error_message(error, message, sizeof message);
+        GLM4V_FAIL(ErrorKind::Unsupported) << "PCRE2 rejects the split pattern at offset " << error_offset << ": "
+                                           << reinterpret_cast<const char*>(message);
+    }
+    jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    return code;
+}
 
 } // namespace
 
+std::string PieceSplitter::plain_pattern() {
+    return R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+}
+
 std::string PieceSplitter::pattern() {
-    const std::string letter = std::string("\\p{L}") + kNewLetters;
-    const std::string number = std::string("\\p{N}") + kNewNumbers;
+    const std::string letter = "\\p{L}" + class_items(std::begin(kNewLetters), std::end(kNewLetters));
+    const std::string number = "\\p{N}" + class_items(std::begin(kNewNumbers), std::end(kNewNumbers));
     const std::string space = kSpace;
-    // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    // plain_pattern() with \s, \p{L} and \p{N} replaced by the classes above.
     return "(?i:'s|'t|'re|'ve|'m|'ll|'d)"
            "|[^\\r\\n" + letter + number + "]?[" + letter + "]+"
            "|[" + number + "]{1,3}"
@@ -44,29 +95,45 @@ std::string PieceSplitter::pattern() {
            "|[" + space + "]+";
 }
 
+bool PieceSplitter::needs_exact_pattern(std::string_view text) {
+    // Every code point listed above is U+1C89..U+1CFF (lead byte E1), U+A7xx (EA) or past U+FFFF (F0..F4);
+    // other text is skipped a byte at a time. `text` is valid UTF-8.
+    const auto* p = reinterpret_cast<const std::uint8_t*>(text.data());
+    const std::size_t n = text.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t b = p[i];
+        if (b != 0xE1 && b != 0xEA && b < 0xF0) continue;
+        std::uint32_t c = 0;
+        if (b < 0xF0 && i + 2 < n) {
+            c = ((b & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
+        } else if (b >= 0xF0 && i + 3 < n) {
+            c = ((b & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12) | ((p[i + 2] & 0x3Fu) << 6) | (p[i + 3] & 0x3Fu);
+        }
+        if (c == kMongolianVowelSeparator || in_ranges(c, std::begin(kNewLetters), std::end(kNewLetters)) ||
+            in_ranges(c, std::begin(kNewNumbers), std::end(kNewNumbers)))
+            return true;
+    }
+    return false;
+}
+
 PieceSplitter::PieceSplitter() {
     std::uint32_t has_unicode = 0;
     pcre2_config(PCRE2_CONFIG_UNICODE, &has_unicode);
     GLM4V_CHECK(has_unicode, ErrorKind::Unsupported) << "PCRE2 was built without Unicode support";
-    const std::string pat = pattern();
-    int error = 0;
-    PCRE2_SIZE error_offset = 0;
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat.data()), pat.size(), PCRE2_UTF | PCRE2_UCP, &error,
-                          &error_offset, nullptr);
-    if (!code_) {
-        PCRE2_UCHAR message[256];
-        pcre2_get_error_message(error, message, sizeof message);
-        GLM4V_FAIL(ErrorKind::Unsupported) << "PCRE2 rejects the split pattern at offset " << error_offset << ": "
-                                           << reinterpret_cast<const char*>(message);
-    }
-    jit_ = pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE) == 0;
-    if (!jit_) log_warn("PieceSplitter: PCRE2 JIT unavailable, tokenizing with the slower interpreter");
+    exact_.code = compile_pattern(pattern(), exact_.jit);
+    plain_.code = compile_pattern(plain_pattern(), plain_.jit);
+    if (!exact_.jit || !plain_.jit)
+        log_warn("PieceSplitter: PCRE2 JIT unavailable, tokenizing with the slower interpreter");
 }
 
-PieceSplitter::~PieceSplitter() { pcre2_code_free(code_); }
+PieceSplitter::~PieceSplitter() {
+    pcre2_code_free(exact_.code);
+    pcre2_code_free(plain_.code);
+}
 
 PieceSplitter::Cursor::Cursor(const PieceSplitter& splitter, std::string_view text)
-    : splitter_(splitter), text_(text), match_data_(pcre2_match_data_create_from_pattern(splitter.code_, nullptr)) {
+    : pattern_(needs_exact_pattern(text) ? splitter.exact_ : splitter.plain_), text_(text),
+      match_data_(pcre2_match_data_create_from_pattern(pattern_.code, nullptr)) {
     GLM4V_CHECK(match_data_ != nullptr, ErrorKind::OutOfMemory) << "PCRE2 match data";
 }
 
@@ -76,11 +143,10 @@ bool PieceSplitter::Cursor::next(std::size_t& begin, std::size_t& end) {
     if (offset_ >= text_.size()) return false;
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text_.data());
     // The text was validated once by the caller; PCRE2 would otherwise re-check all of it on every call.
-    const int rc = splitter_.jit_
-                       ? pcre2_jit_match(splitter_.code_, subject, text_.size(), offset_, PCRE2_NO_UTF_CHECK,
-                                         match_data_, nullptr)
-                       : pcre2_match(splitter_.code_, subject, text_.size(), offset_, PCRE2_NO_UTF_CHECK,
-                                     match_data_, nullptr);
+    const int rc = pattern_.jit ? pcre2_jit_match(pattern_.code, subject, text_.size(), offset_, PCRE2_NO_UTF_CHECK,
+                                                  match_data_, nullptr)
+                                : pcre2_match(pattern_.code, subject, text_.size(), offset_, PCRE2_NO_UTF_CHECK,
+                                              match_data_, nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) {
         offset_ = text_.size();
         return false;

@@ -5,6 +5,8 @@
 //   - `\s`: PCRE2 with UCP also matches U+180E; Rust's is Unicode White_Space, so the class is spelled out.
 //   - `\p{L}`, `\p{N}`: PCRE2 10.42 knows Unicode 14, tiktoken 0.14 Unicode 16; the letters and numbers
 //     added since are listed explicitly.
+// The corrected classes cost PCRE2 about twice the time per character, and they only matter for text
+// holding one of those code points; other text goes through the plain pattern, which splits it the same.
 
 #include <cstddef>
 #include <string>
@@ -16,6 +18,11 @@ struct pcre2_real_match_data_8;
 namespace glm4v::engine::tokenizer {
 
 class PieceSplitter {
+    struct Compiled {
+        pcre2_real_code_8* code = nullptr;
+        bool jit = false;
+    };
+
 public:
     // Compiles the GLM-4 pattern, JIT-compiled where PCRE2 supports it. Throws Unsupported if PCRE2 lacks
     // Unicode support.
@@ -24,8 +31,11 @@ public:
     PieceSplitter(const PieceSplitter&) = delete;
     PieceSplitter& operator=(const PieceSplitter&) = delete;
 
-    // The pattern as PCRE2 gets it.
+    // The corrected pattern as PCRE2 gets it, and GLM-4's own.
     static std::string pattern();
+    static std::string plain_pattern();
+    // Whether `text` (valid UTF-8) holds a code point on which the plain pattern would split differently.
+    static bool needs_exact_pattern(std::string_view text);
 
     // Per-thread match state; one per encode() call keeps PieceSplitter itself immutable and thread-safe.
     class Cursor {
@@ -39,15 +49,15 @@ public:
         bool next(std::size_t& begin, std::size_t& end);
 
     private:
-        const PieceSplitter& splitter_;
+        const Compiled& pattern_;
         std::string_view text_;
         std::size_t offset_ = 0;
         pcre2_real_match_data_8* match_data_;
     };
 
 private:
-    pcre2_real_code_8* code_ = nullptr;
-    bool jit_ = false;
+    Compiled exact_; // pattern()
+    Compiled plain_; // plain_pattern()
 };
 
 } // namespace glm4v::engine::tokenizer

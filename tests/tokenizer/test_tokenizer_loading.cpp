@@ -4,6 +4,7 @@
 
 #include "engine/error.h"
 #include "engine/tokenizer/chat_template.h"
+#include "engine/tokenizer/piece_splitter.h"
 #include "engine/tokenizer/special_tokens.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
@@ -112,4 +113,16 @@ TEST_CASE("merges take the lowest rank first and the leftmost pair on ties", "[t
     CHECK(glm4v::test::make_tiktoken({"bc", "ab"}).encode("abcd") == std::vector<TokenId>{'a', 256, 'd'});
     // "aaab": the pairs at 0 and 1 are both "aa"; the left one merges first.
     CHECK(glm4v::test::make_tiktoken({"aa"}).encode("aaab") == std::vector<TokenId>{256, 'a', 'b'});
+}
+
+TEST_CASE("only text with code points PCRE2 classifies differently takes the corrected pattern", "[tokenizer]") {
+    CHECK_FALSE(PieceSplitter::needs_exact_pattern("plain English, 中文, emoji \xF0\x9F\x98\x80, \xE3\x80\x80"));
+    CHECK(PieceSplitter::needs_exact_pattern("a\xE1\xA0\x8E" "b"));          // U+180E
+    CHECK(PieceSplitter::needs_exact_pattern("x \xF0\x90\xB5\x8A"));          // U+10D4A, a letter since Unicode 16
+    CHECK(PieceSplitter::needs_exact_pattern("\xEA\x9F\x8B"));               // U+A7CB
+    CHECK_FALSE(PieceSplitter::needs_exact_pattern("\xEA\x9F\x8A"));         // U+A7CA, a letter PCRE2 knows
+    // Both patterns split such text the same way tiktoken does: the oracle test's probe covers every code point.
+    // U+180E is no space for tiktoken: "!" and it form one punctuation piece, so "!" merges with its bytes.
+    const auto t = glm4v::test::make_tiktoken({"\xE1\xA0", "!\xE1\xA0"});
+    CHECK(t.encode("!\xE1\xA0\x8E") == std::vector<TokenId>{257, 0x8E});
 }
