@@ -1,9 +1,10 @@
 // io::to_tensor: checkpoint views as libtorch tensors, without copying where alignment allows, keeping
 // the mapping alive, and never writing through to the file.
 
+// libtorch first: its glog-style CHECK(cond) would otherwise replace Catch's and abort on failure.
+#include <torch/types.h>
+#undef CHECK
 #include <catch2/catch.hpp>
-
-#include <torch/torch.h>
 
 #include "engine/io/safetensors.h"
 #include "engine/io/tensor.h"
