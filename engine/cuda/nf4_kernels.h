@@ -19,14 +19,14 @@ struct Nf4DeviceWeight {
 
 // The fused decode GEMV: y[rows, out] = x[rows, in] * W^T (+ bias[out]), rows 1..kNf4GemvMaxRows, each weight byte
 // read once, fp32 accumulation. Needs in % 32 == 0, blocksize a power of two >= 32, 16-byte aligned x and packed.
-// Fp32 keeps the code values exact in the shared lookup table; Bf16 rounds them to bf16 (half the shared-memory
-// traffic); bench/gpu measures both.
+// Fp32 keeps the code values exact in the shared lookup table; Bf16 (the default) rounds them to bf16, half the
+// shared-memory traffic; bench/gpu measures both.
 constexpr int kNf4GemvMaxRows = 8;
 enum class Nf4GemvCodes { Fp32, Bf16 };
 void launch_nf4_gemv_bf16(const void* x, int rows, const Nf4DeviceWeight& w, const void* bias, void* y,
-                          cudaStream_t stream, Nf4GemvCodes codes = Nf4GemvCodes::Fp32);
+                          cudaStream_t stream, Nf4GemvCodes codes = Nf4GemvCodes::Bf16);
 void launch_nf4_gemv_fp16(const void* x, int rows, const Nf4DeviceWeight& w, const void* bias, void* y,
-                          cudaStream_t stream, Nf4GemvCodes codes = Nf4GemvCodes::Fp32);
+                          cudaStream_t stream, Nf4GemvCodes codes = Nf4GemvCodes::Bf16);
 
 // out[out, in] = the dequantized weight, rounded to nearest even: bit-identical to quant::nf4_dequantize.
 // Needs out * in % 8 == 0, blocksize a power of two >= 8, 16-byte aligned out.

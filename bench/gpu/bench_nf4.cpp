@@ -1,0 +1,160 @@
+// Microbenchmarks of the NF4 kernels on the real GLM-4V-9B shapes with random weights (DESIGN.md section 8).
+// Prints one JSON object: the card's device-to-device copy bandwidth, then each kernel's median time and the
+// bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth).
+//
+//   bench_nf4 [--reps N]
+#include "engine/cuda/nf4_ops.h"
+#include "engine/quant/nf4.h"
+
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace quant = glm4v::engine::quant;
+namespace kernels = glm4v::engine::cuda;
+
+namespace {
+
+void check(cudaError_t e, const char* what) {
+    if (e != cudaSuccess) {
+        std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
+        std::exit(1);
+    }
+}
+
+// Median milliseconds of `reps` timed runs after warm-up, each bracketed by events on the current stream.
+double median_ms(const std::function<void(int)>& run, int reps) {
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
+    for (int i = 0; i < 3; ++i) run(i);
+    std::vector<cudaEvent_t> ev(2 * reps);
+    for (auto& e : ev) check(cudaEventCreate(&e), "cudaEventCreate");
+    for (int i = 0; i < reps; ++i) {
+        check(cudaEventRecord(ev[2 * i], stream), "cudaEventRecord");
+        run(i);
+        check(cudaEventRecord(ev[2 * i + 1], stream), "cudaEventRecord");
+    }
+    check(cudaEventSynchronize(ev.back()), "cudaEventSynchronize");
+    std::vector<double> ms(reps);
+    for (int i = 0; i < reps; ++i) {
+        float t = 0;
+        check(cudaEventElapsedTime(&t, ev[2 * i], ev[2 * i + 1]), "cudaEventElapsedTime");
+        ms[i] = t;
+    }
+    for (auto& e : ev) cudaEventDestroy(e);
+    std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
+    return ms[reps / 2];
+}
+
+quant::Nf4Weight random_weight(std::int64_t out, std::int64_t in, const torch::Device& device) {
+    quant::Nf4Weight w;
+    w.out_features = out;
+    w.in_features = in;
+    w.blocksize = 64;
+    const auto u8 = torch::TensorOptions().dtype(torch::kUInt8).device(device);
+    w.packed = torch::randint(0, 256, {out * in / 2}, u8);
+    w.absmax = torch::rand({w.blocks()}, torch::TensorOptions().device(device)) * 0.05 + 0.005;
+    return w;
+}
+
+struct Shape {
+    const char* name;
+    std::int64_t out, in;
+    int per_token; // how many times one decoded token runs it (language layers x 40); 0 for vision/projector
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int reps = 50;
+    for (int i = 1; i + 1 < argc; ++i)
+        if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
+    if (!torch::cuda::is_available()) {
+        std::puts("{\"error\": \"no CUDA device\"}");
+        return 77;
+    }
+    const torch::Device cuda(torch::kCUDA);
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    torch::manual_seed(0);
+
+    // The ceiling: a 2 GiB device-to-device copy, counting bytes read plus bytes written.
+    const std::int64_t copy_bytes = std::int64_t{2} << 30;
+    torch::Tensor src = torch::randint(0, 255, {copy_bytes}, torch::TensorOptions().dtype(torch::kUInt8).device(cuda));
+    torch::Tensor dst = torch::empty_like(src);
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
+    const double copy_ms = median_ms(
+        [&](int) {
+            check(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), copy_bytes, cudaMemcpyDeviceToDevice, stream),
+                  "cudaMemcpyAsync");
+        },
+        20);
+    const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
+    src = torch::Tensor();
+    dst = torch::Tensor();
+
+    const Shape shapes[] = {
+        {"language qkv", 4608, 4096, 40},      {"language dense", 4096, 4096, 40},
+        {"language h_to_4h", 27392, 4096, 40}, {"language 4h_to_h", 4096, 13696, 40},
+        {"output layer", 151552, 4096, 1},     {"vision qkv", 5376, 1792, 0},
+        {"vision dense", 1792, 1792, 0},       {"vision fc1", 15360, 1792, 0},
+        {"vision fc2", 1792, 15360, 0},        {"projector h_to_4h", 13696, 4096, 0},
+        {"projector 4h_to_h", 4096, 13696, 0},
+    };
+    const std::int64_t l2 = prop.l2CacheSize;
+
+    std::printf("{\n  \"device\": \"%s\", \"sms\": %d, \"l2_bytes\": %lld, \"reps\": %d,\n", prop.name,
+                prop.multiProcessorCount, static_cast<long long>(l2), reps);
+    std::printf("  \"copy_d2d\": {\"bytes\": %lld, \"ms\": %.4f, \"gb_per_s\": %.1f},\n",
+                static_cast<long long>(2 * copy_bytes), copy_ms, copy_gbs);
+    std::printf("  \"kernels\": [\n");
+    double decode_ms[2] = {0, 0}, decode_floor_ms = 0;
+    bool first = true;
+    for (const Shape& s : shapes) {
+        const std::int64_t weight_bytes = s.out * s.in / 2 + s.out * s.in / 64 * 4;
+        // Rotate among enough copies that the working set is at least 4x L2: no run finds its weight cached.
+        const int copies = static_cast<int>(std::max<std::int64_t>(1, (4 * l2 + weight_bytes - 1) / weight_bytes));
+        std::vector<quant::Nf4Weight> ws;
+        for (int i = 0; i < copies; ++i) ws.push_back(random_weight(s.out, s.in, cuda));
+        const auto emit = [&](const std::string& kernel, int rows, double ms, std::int64_t bytes) {
+            const double floor_ms = bytes / (copy_gbs * 1e9) * 1e3;
+            std::printf("%s    {\"shape\": \"%s\", \"out\": %lld, \"in\": %lld, \"kernel\": \"%s\", \"rows\": %d, "
+                        "\"ms\": %.5f, \"bytes\": %lld, \"gb_per_s\": %.1f, \"floor_ms\": %.5f, \"of_copy\": %.3f}",
+                        first ? "" : ",\n", s.name, static_cast<long long>(s.out), static_cast<long long>(s.in),
+                        kernel.c_str(), rows, ms, static_cast<long long>(bytes), bytes / (ms * 1e-3) / 1e9, floor_ms,
+                        floor_ms / ms);
+            first = false;
+        };
+        for (const int rows : {1, 4, 8}) {
+            if (rows != 1 && s.per_token == 0 && s.out != 4608) continue; // batch rows: a few shapes suffice
+            const torch::Tensor x =
+                torch::randn({rows, s.in}, torch::TensorOptions().dtype(torch::kBFloat16).device(cuda));
+            const std::int64_t bytes = weight_bytes + rows * s.in * 2 + rows * s.out * 2;
+            for (const auto variant : {kernels::Nf4GemvVariant::ExactCodes, kernels::Nf4GemvVariant::Bf16Codes}) {
+                const bool exact = variant == kernels::Nf4GemvVariant::ExactCodes;
+                const double ms =
+                    median_ms([&](int i) { kernels::nf4_gemv(x, ws[i % copies], {}, variant); }, reps);
+                emit(exact ? "nf4_gemv_bf16" : "nf4_gemv_bf16_bf16codes", rows, ms, bytes);
+                if (rows == 1) decode_ms[exact ? 0 : 1] += ms * (s.per_token);
+            }
+            if (rows == 1) decode_floor_ms += s.per_token * bytes / (copy_gbs * 1e9) * 1e3;
+        }
+        // Dequantize to bf16 (prefill): reads the weight, writes 2 bytes per element.
+        const std::int64_t dq_bytes = weight_bytes + s.out * s.in * 2;
+        const double dq_ms = median_ms([&](int i) { kernels::nf4_dequantize(ws[i % copies], torch::kBFloat16); }, reps);
+        emit("nf4_dequant_bf16", 0, dq_ms, dq_bytes);
+    }
+    std::printf("\n  ],\n");
+    std::printf("  \"decode_token_weights\": {\"gemv_ms_exact\": %.3f, \"gemv_ms_bf16codes\": %.3f, "
+                "\"floor_ms\": %.3f, \"tokens_per_s_bound_exact\": %.1f}\n}\n",
+                decode_ms[0], decode_ms[1], decode_floor_ms, 1e3 / decode_ms[0]);
+    return 0;
+}

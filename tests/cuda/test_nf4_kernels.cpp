@@ -1,0 +1,197 @@
+// The NF4 CUDA kernels against the CPU reference (engine/quant/nf4.cpp), on every linear-layer shape of
+// GLM-4V-9B. A GPU executable: exits 77 (CTest: skipped) without a CUDA device.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include "engine/cuda/nf4_ops.h"
+#include "engine/error.h"
+#include "engine/quant/linear.h"
+#include "engine/quant/nf4.h"
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace quant = glm4v::engine::quant;
+namespace kernels = glm4v::engine::cuda;
+using glm4v::engine::Error;
+using glm4v::engine::ErrorKind;
+
+namespace {
+
+struct Shape {
+    const char* name;
+    std::int64_t out, in;
+};
+
+// Every linear layer of the model (DESIGN.md section 2); repeats (projector 4096->4096, 13696->4096) listed once.
+const Shape kModelShapes[] = {
+    {"language qkv", 4608, 4096},       {"language dense", 4096, 4096},   {"language h_to_4h", 27392, 4096},
+    {"language 4h_to_h", 4096, 13696},  {"output layer", 151552, 4096},   {"vision qkv", 5376, 1792},
+    {"vision dense", 1792, 1792},       {"vision fc1", 15360, 1792},      {"vision fc2", 1792, 15360},
+    {"projector h_to_4h", 13696, 4096},
+};
+
+// A valid NF4 weight straight from random bytes and scales (any byte is two valid codes): no fp32 copy of the
+// 151552 x 4096 weight needed.
+quant::Nf4Weight random_weight(std::int64_t out, std::int64_t in, std::int64_t blocksize = 64) {
+    quant::Nf4Weight w;
+    w.out_features = out;
+    w.in_features = in;
+    w.blocksize = blocksize;
+    w.packed = torch::randint(0, 256, {out * in / 2}, torch::kUInt8);
+    w.absmax = torch::rand({w.blocks()}) * 0.05 + 0.005;
+    return w;
+}
+
+// y_ref [rows, out] in fp64: x (as given, widened) times the exact fp32 dequantized weight.
+torch::Tensor reference_gemv(const torch::Tensor& x, const quant::Nf4Weight& w, const torch::Tensor& bias) {
+    const torch::Tensor xf = x.to(torch::kCPU, torch::kFloat64).contiguous();
+    const std::int64_t rows = xf.size(0), in = w.in_features;
+    torch::Tensor y = torch::zeros({rows, w.out_features}, torch::kFloat64);
+    const std::uint8_t* packed = w.packed.data_ptr<std::uint8_t>();
+    const float* absmax = w.absmax.data_ptr<float>();
+    const double* xp = xf.data_ptr<double>();
+    double* yp = y.data_ptr<double>();
+    at::parallel_for(0, w.out_features, 64, [&](std::int64_t begin, std::int64_t end) {
+        std::vector<float> row(in);
+        for (std::int64_t o = begin; o < end; ++o) {
+            quant::nf4_dequantize_f32(packed + o * in / 2, absmax + o * in / w.blocksize, in, w.blocksize, row.data());
+            for (std::int64_t m = 0; m < rows; ++m) {
+                double s = 0.0;
+                for (std::int64_t k = 0; k < in; ++k) s += xp[m * in + k] * row[k];
+                yp[m * w.out_features + o] = s;
+            }
+        }
+    });
+    if (bias.defined()) y += bias.to(torch::kCPU, torch::kFloat64);
+    return y;
+}
+
+double relative_error(const torch::Tensor& out, const torch::Tensor& ref) {
+    const torch::Tensor o = out.to(torch::kCPU, torch::kFloat64), r = ref.to(torch::kCPU, torch::kFloat64);
+    REQUIRE(o.sizes() == r.sizes());
+    REQUIRE(torch::isfinite(o).all().item<bool>());
+    return (o - r).norm().item<double>() / r.norm().item<double>();
+}
+
+void report(const std::string& what, double err) { std::printf("  %-60s rel err %.3e\n", what.c_str(), err); }
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (!torch::cuda::is_available()) {
+        std::puts("no CUDA device: the NF4 kernel tests are skipped");
+        return 77;
+    }
+    return Catch::Session().run(argc, argv);
+}
+
+TEST_CASE("the NF4 GEMV matches the CPU reference on every model shape", "[cuda][nf4][gemv]") {
+    torch::manual_seed(11);
+    const torch::Device cuda(torch::kCUDA);
+    for (const Shape& s : kModelShapes) {
+        const quant::Nf4Weight cpu = random_weight(s.out, s.in);
+        const quant::Nf4Weight gpu = cpu.to(cuda);
+        const torch::Tensor bias = torch::randn({s.out}) * 0.1;
+        for (const std::int64_t rows : {1, 3, 8}) {
+            for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
+                // fp16 only on the cheaper shapes: it shares the code path, not the conversions.
+                if (dtype == torch::kFloat16 && (rows != 1 || s.out * s.in > 64ll * 1024 * 1024)) continue;
+                const torch::Tensor x = torch::randn({rows, s.in}).to(dtype);
+                const torch::Tensor b = rows == 3 ? bias.to(dtype) : torch::Tensor();
+                const torch::Tensor ref = reference_gemv(x, cpu, b);
+                for (const auto variant : {kernels::Nf4GemvVariant::ExactCodes, kernels::Nf4GemvVariant::Bf16Codes}) {
+                    const bool exact = variant == kernels::Nf4GemvVariant::ExactCodes;
+                    const std::string what = std::string(s.name) + " [" + std::to_string(s.out) + "x" +
+                                              std::to_string(s.in) + "] rows " + std::to_string(rows) +
+                                              (dtype == torch::kBFloat16 ? " bf16" : " fp16") +
+                                              (exact ? " exact" : " bf16-codes") + (b.defined() ? " +bias" : "");
+                    INFO(what);
+                    const torch::Tensor y =
+                        kernels::nf4_gemv(x.to(cuda), gpu, b.defined() ? b.to(cuda) : b, variant);
+                    REQUIRE(y.scalar_type() == dtype);
+                    const double err = relative_error(y, ref);
+                    report("gemv " + what, err);
+                    CHECK(err < 1e-2);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("the NF4 dequantize kernel is bit-identical to the CPU reference on every model shape",
+          "[cuda][nf4][dequant]") {
+    torch::manual_seed(12);
+    const torch::Device cuda(torch::kCUDA);
+    for (const Shape& s : kModelShapes) {
+        const quant::Nf4Weight cpu = random_weight(s.out, s.in, s.out == 1792 ? 128 : 64);
+        const quant::Nf4Weight gpu = cpu.to(cuda);
+        for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
+            if (dtype == torch::kFloat16 && s.out * s.in > 64ll * 1024 * 1024) continue;
+            INFO(s.name << " [" << s.out << "x" << s.in << "] " << dtype);
+            const torch::Tensor got = kernels::nf4_dequantize(gpu, dtype).cpu();
+            const torch::Tensor want = quant::nf4_dequantize(cpu, dtype);
+            REQUIRE(got.sizes() == want.sizes());
+            const std::int64_t differ =
+                got.view(torch::kInt16).ne(want.view(torch::kInt16)).sum().item<std::int64_t>();
+            std::printf("  dequant %-40s %-9s %lld of %lld elements differ\n", s.name,
+                        dtype == torch::kBFloat16 ? "bf16" : "fp16", static_cast<long long>(differ),
+                        static_cast<long long>(got.numel()));
+            CHECK(differ == 0);
+        }
+    }
+}
+
+TEST_CASE("an NF4 linear on CUDA takes the GEMV for few rows and dequant plus matmul for many", "[cuda][nf4][linear]") {
+    torch::manual_seed(13);
+    const torch::Device cuda(torch::kCUDA);
+    const torch::Tensor w = torch::randn({1000, 1792}) * 0.03;
+    const torch::Tensor bias = torch::randn({1000}).to(torch::kBFloat16);
+    for (const bool dq : {false, true}) {
+        const quant::Nf4Weight q = quant::nf4_quantize(w, 64, dq);
+        const quant::Linear cpu = quant::Linear::nf4(q, bias.to(torch::kFloat32));
+        const quant::Linear gpu = quant::Linear::nf4(q.to(cuda), bias.to(cuda));
+        CHECK_FALSE(gpu.nf4_weight().double_quant()); // expanded once for the kernels
+        for (const std::int64_t tokens : {1, 5, 8, 9, 300}) {
+            INFO("double quant " << dq << ", " << tokens << " tokens");
+            const torch::Tensor x = torch::randn({1, tokens, 1792});
+            const torch::Tensor ref = cpu.forward(x.to(torch::kFloat64).to(torch::kFloat32));
+            const torch::Tensor y = gpu.forward(x.to(torch::kBFloat16).to(cuda));
+            REQUIRE(y.sizes() == torch::IntArrayRef({1, tokens, 1000}));
+            const double err = relative_error(y, ref);
+            report("Linear::forward " + std::to_string(tokens) + " tokens" + (dq ? " (double quant)" : ""), err);
+            CHECK(err < 1e-2);
+        }
+    }
+}
+
+TEST_CASE("the NF4 kernels refuse bad inputs with a message", "[cuda][nf4][errors]") {
+    const torch::Device cuda(torch::kCUDA);
+    const quant::Nf4Weight w = random_weight(64, 256).to(cuda);
+    const auto expect_error = [](const std::function<void()>& f, ErrorKind kind, const char* text) {
+        try {
+            f();
+            FAIL("no error for: " << text);
+        } catch (const Error& e) {
+            CHECK(e.kind() == kind);
+            CHECK_THAT(e.what(), Catch::Contains(text));
+        }
+    };
+    const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16).device(cuda);
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, cuda), w); }, ErrorKind::InvalidInput, "bf16 or fp16");
+    expect_error([&] { kernels::nf4_gemv(torch::randn({9, 256}, bf16), w); }, ErrorKind::InvalidInput, "[1..8, 256]");
+    expect_error([&] { kernels::nf4_gemv(torch::randn({2, 512}, bf16).narrow(1, 0, 256), w); },
+                 ErrorKind::InvalidInput, "contiguous");
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), w, torch::randn({63}, bf16)); },
+                 ErrorKind::InvalidInput, "bias");
+    const quant::Nf4Weight dq = quant::nf4_quantize(torch::randn({64, 256}), 64, true).to(cuda);
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), dq); }, ErrorKind::InvalidInput,
+                 "nf4_with_f32_absmax");
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), random_weight(64, 256)); },
+                 ErrorKind::InvalidInput, "cpu");
+    expect_error([&] { kernels::nf4_dequantize(w, torch::kFloat32); }, ErrorKind::InvalidInput, "bf16 or fp16");
+}
