@@ -56,14 +56,16 @@ void run_tokenize(const TokenizeOptions& opts) {
     if (opts.args.empty()) {
         text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     } else {
-        for (std::size_t i = 0; i < opts.args.size(); ++i) text += (i ? " " : "") + opts.args[i];
+        for (std::size_t i = 0; i < opts.args.size(); ++i)
+            text += (i ? " " : "") + opts.args[i];
     }
     const auto ids = tokenizer->encode(text);
     if (opts.json) {
         std::cout << nlohmann::json(ids).dump() << "\n";
         return;
     }
-    for (std::size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        std::cout << (i ? " " : "") << ids[i];
     std::cout << "\n";
 }
 

@@ -86,7 +86,8 @@ BpeRanks BpeRanks::parse(std::string_view text, const std::string& source_name) 
     r.arena_.reserve(total);
     r.begin_.assign(static_cast<std::size_t>(max_rank) + 2, 0);
     std::size_t capacity = 16;
-    while (capacity < 2 * entries.size()) capacity *= 2;
+    while (capacity < 2 * entries.size())
+        capacity *= 2;
     r.slots_.assign(capacity, Slot{});
     r.mask_ = capacity - 1;
     std::fill(std::begin(r.byte_ranks_), std::end(r.byte_ranks_), kNoRank);
@@ -109,7 +110,8 @@ BpeRanks BpeRanks::parse(std::string_view text, const std::string& source_name) 
             r.begin_[rank + 1] = static_cast<std::uint32_t>(r.arena_.size());
             const std::uint64_t h = hash_bytes(p, token.size());
             std::size_t slot = h & r.mask_;
-            while (r.slots_[slot].rank != kNoRank) slot = (slot + 1) & r.mask_;
+            while (r.slots_[slot].rank != kNoRank)
+                slot = (slot + 1) & r.mask_;
             r.slots_[slot] = Slot{static_cast<std::uint32_t>(h >> 32), rank};
             if (token.size() == 1) r.byte_ranks_[p[0]] = rank;
             if (token.size() == 2) r.two_byte_ranks_[(static_cast<std::size_t>(p[0]) << 8) | p[1]] = rank;

@@ -78,9 +78,9 @@ private:
     };
     std::size_t token_size(Rank rank) const { return begin_[rank + 1] - begin_[rank]; }
 
-    std::string arena_;                  // every token's bytes, in rank order
-    std::vector<std::uint32_t> begin_;   // [max_rank + 2]: token r is arena_[begin_[r], begin_[r + 1])
-    std::vector<Slot> slots_;            // power-of-two size, at most half full
+    std::string arena_;                // every token's bytes, in rank order
+    std::vector<std::uint32_t> begin_; // [max_rank + 2]: token r is arena_[begin_[r], begin_[r + 1])
+    std::vector<Slot> slots_;          // power-of-two size, at most half full
     std::size_t mask_ = 0;
     std::size_t count_ = 0;
     std::size_t max_token_size_ = 0;

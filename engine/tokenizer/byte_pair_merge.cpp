@@ -22,8 +22,7 @@ void byte_pair_encode(const BpeRanks& ranks, const std::uint8_t* piece, std::siz
     }
 }
 
-void byte_pair_encode_scan(const BpeRanks& ranks, const std::uint8_t* piece, std::size_t n,
-                           std::vector<TokenId>& out) {
+void byte_pair_encode_scan(const BpeRanks& ranks, const std::uint8_t* piece, std::size_t n, std::vector<TokenId>& out) {
     if (n == 0) return;
     // parts[i]: a current token starting at `start`, its own rank `token`, and `pair`, the rank of it merged
     // with its right neighbour. parts[count - 1] is a sentinel at the end of the piece.
@@ -62,11 +61,11 @@ void byte_pair_encode_scan(const BpeRanks& ranks, const std::uint8_t* piece, std
         parts[at].pair = pair_rank(at);
         if (at > 0) parts[at - 1].pair = pair_rank(at - 1);
     }
-    for (std::size_t i = 0; i + 1 < count; ++i) out.push_back(static_cast<TokenId>(parts[i].token));
+    for (std::size_t i = 0; i + 1 < count; ++i)
+        out.push_back(static_cast<TokenId>(parts[i].token));
 }
 
-void byte_pair_encode_heap(const BpeRanks& ranks, const std::uint8_t* piece, std::size_t n,
-                           std::vector<TokenId>& out) {
+void byte_pair_encode_heap(const BpeRanks& ranks, const std::uint8_t* piece, std::size_t n, std::vector<TokenId>& out) {
     if (n == 0) return;
     // A doubly linked list of parts indexed by their first byte, and a min-heap of (pair rank, start).
     // Ordering by start breaks rank ties leftmost, which is what the scan does. Entries go stale when a
@@ -121,7 +120,8 @@ void byte_pair_encode_heap(const BpeRanks& ranks, const std::uint8_t* piece, std
             push(node.prev);
         }
     }
-    for (std::uint32_t i = 0; i != kNone; i = nodes[i].next) out.push_back(static_cast<TokenId>(nodes[i].token));
+    for (std::uint32_t i = 0; i != kNone; i = nodes[i].next)
+        out.push_back(static_cast<TokenId>(nodes[i].token));
 }
 
 } // namespace glm4v::engine::tokenizer

@@ -26,7 +26,7 @@ struct CodePointRange {
     std::uint32_t last;
 };
 constexpr CodePointRange kNewLetters[] = {
-    {0x1C89, 0x1C8A}, {0xA7CB, 0xA7CD}, {0xA7DA, 0xA7DC}, {0x105C0, 0x105F3}, {0x10D4A, 0x10D65},
+    {0x1C89, 0x1C8A},   {0xA7CB, 0xA7CD},   {0xA7DA, 0xA7DC},   {0x105C0, 0x105F3}, {0x10D4A, 0x10D65},
     {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4}, {0x1123F, 0x11240}, {0x11380, 0x11389}, {0x1138B, 0x1138B},
     {0x1138E, 0x1138E}, {0x11390, 0x113B5}, {0x113B7, 0x113B7}, {0x113D1, 0x113D1}, {0x113D3, 0x113D3},
     {0x11BC0, 0x11BE0}, {0x11F02, 0x11F02}, {0x11F04, 0x11F10}, {0x11F12, 0x11F33}, {0x1342F, 0x1342F},
@@ -86,6 +86,7 @@ std::string PieceSplitter::pattern() {
     const std::string number = "\\p{N}" + class_items(std::begin(kNewNumbers), std::end(kNewNumbers));
     const std::string space = kSpace;
     // plain_pattern() with \s, \p{L} and \p{N} replaced by the classes above.
+    // clang-format off
     return "(?i:'s|'t|'re|'ve|'m|'ll|'d)"
            "|[^\\r\\n" + letter + number + "]?[" + letter + "]+"
            "|[" + number + "]{1,3}"
@@ -93,6 +94,7 @@ std::string PieceSplitter::pattern() {
            "|[" + space + "]*[\\r\\n]+"
            "|[" + space + "]+(?![^" + space + "])"
            "|[" + space + "]+";
+    // clang-format on
 }
 
 bool PieceSplitter::needs_exact_pattern(std::string_view text) {
@@ -137,16 +139,18 @@ PieceSplitter::Cursor::Cursor(const PieceSplitter& splitter, std::string_view te
     GLM4V_CHECK(match_data_ != nullptr, ErrorKind::OutOfMemory) << "PCRE2 match data";
 }
 
-PieceSplitter::Cursor::~Cursor() { pcre2_match_data_free(match_data_); }
+PieceSplitter::Cursor::~Cursor() {
+    pcre2_match_data_free(match_data_);
+}
 
 bool PieceSplitter::Cursor::next(std::size_t& begin, std::size_t& end) {
     if (offset_ >= text_.size()) return false;
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text_.data());
     // The text was validated once by the caller; PCRE2 would otherwise re-check all of it on every call.
-    const int rc = pattern_.jit ? pcre2_jit_match(pattern_.code, subject, text_.size(), offset_, PCRE2_NO_UTF_CHECK,
-                                                  match_data_, nullptr)
-                                : pcre2_match(pattern_.code, subject, text_.size(), offset_, PCRE2_NO_UTF_CHECK,
-                                              match_data_, nullptr);
+    const int rc =
+        pattern_.jit
+            ? pcre2_jit_match(pattern_.code, subject, text_.size(), offset_, PCRE2_NO_UTF_CHECK, match_data_, nullptr)
+            : pcre2_match(pattern_.code, subject, text_.size(), offset_, PCRE2_NO_UTF_CHECK, match_data_, nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) {
         offset_ = text_.size();
         return false;

@@ -118,7 +118,8 @@ bool SentencePieceTokenizer::append_token_bytes(TokenId id, std::string& out) co
 
 std::int64_t SentencePieceTokenizer::vocab_size() const {
     std::int64_t size = processor_->GetPieceSize();
-    for (const SpecialToken& s : special_tokens()) size = std::max<std::int64_t>(size, s.id + 1);
+    for (const SpecialToken& s : special_tokens())
+        size = std::max<std::int64_t>(size, s.id + 1);
     return size;
 }
 

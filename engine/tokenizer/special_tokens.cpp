@@ -30,8 +30,7 @@ std::vector<SpecialToken> parse_special_tokens(const std::string& json_text, con
         errno = 0;
         char* end = nullptr;
         const long long id = std::strtoll(key.c_str(), &end, 10);
-        GLM4V_CHECK(!key.empty() && *end == '\0' && errno == 0 && id >= 0 &&
-                        id <= std::numeric_limits<TokenId>::max(),
+        GLM4V_CHECK(!key.empty() && *end == '\0' && errno == 0 && id >= 0 && id <= std::numeric_limits<TokenId>::max(),
                     ErrorKind::ModelCorrupt)
             << source_name << ": added_tokens_decoder key '" << key << "' is not a token id";
         GLM4V_CHECK(entry.is_object() && entry.contains("content") && entry["content"].is_string(),

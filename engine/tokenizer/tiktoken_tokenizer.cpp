@@ -50,7 +50,8 @@ bool TiktokenTokenizer::append_token_bytes(TokenId id, std::string& out) const {
 
 std::int64_t TiktokenTokenizer::vocab_size() const {
     std::int64_t size = static_cast<std::int64_t>(ranks_.max_rank()) + 1;
-    for (const SpecialToken& s : special_tokens()) size = std::max<std::int64_t>(size, s.id + 1);
+    for (const SpecialToken& s : special_tokens())
+        size = std::max<std::int64_t>(size, s.id + 1);
     return size;
 }
 

@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -18,7 +20,9 @@ using glm4v::test::printable;
 using nlohmann::json;
 
 namespace {
-json read_json(const fs::path& path) { return json::parse(glm4v::test::read_file(path)); }
+json read_json(const fs::path& path) {
+    return json::parse(glm4v::test::read_file(path));
+}
 } // namespace
 
 TEST_CASE("every golden tokenizer case encodes to its ids and decodes back to its text", "[tokenizer][golden]") {
@@ -62,7 +66,8 @@ TEST_CASE("a user typing a special token's text gets plain-text ids", "[tokenize
             INFO("typed '" << special.content << "'");
             const std::string typed = "see " + special.content + " here";
             const std::vector<TokenId> ids = tokenizer->encode(typed);
-            for (const TokenId id : ids) CHECK(tokenizer->find_special_token(id) == nullptr);
+            for (const TokenId id : ids)
+                CHECK(tokenizer->find_special_token(id) == nullptr);
             CHECK(tokenizer->decode(ids) == typed);
         }
     }
@@ -117,5 +122,29 @@ TEST_CASE("a question spelling out role tokens stays text inside the prompt", "[
         CHECK(prompt.ids.back() == assistant);
         const TokenId boi = tokenizer->require_special_token("<|begin_of_image|>");
         CHECK(std::count(prompt.ids.begin(), prompt.ids.end(), boi) == 1);
+    }
+}
+
+TEST_CASE("encoding from several threads at once gives every thread the same ids", "[tokenizer][golden]") {
+    for (const fs::path& dir : glm4v::test::golden_case_dirs()) {
+        const auto tokenizer = load_tokenizer(dir / "model");
+        const json cases = read_json(dir / "tokenizer_cases.json");
+        std::vector<std::string> texts;
+        for (const json& c : cases)
+            texts.push_back(c.at("text"));
+        std::vector<std::vector<TokenId>> expected;
+        for (const std::string& t : texts)
+            expected.push_back(tokenizer->encode(t));
+        std::atomic<int> mismatches{0};
+        std::vector<std::thread> threads;
+        for (int k = 0; k < 4; ++k)
+            threads.emplace_back([&] {
+                for (int round = 0; round < 50; ++round)
+                    for (std::size_t i = 0; i < texts.size(); ++i)
+                        if (tokenizer->encode(texts[i]) != expected[i]) ++mismatches;
+            });
+        for (auto& t : threads)
+            t.join();
+        CHECK(mismatches == 0);
     }
 }

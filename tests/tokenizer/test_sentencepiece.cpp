@@ -31,14 +31,18 @@ private:
 
 const std::vector<std::string>& training_lines() {
     static const std::vector<std::string> lines = [] {
-        const std::vector<std::string> base = {
-            "The quick brown fox jumps over the lazy dog.", "Describe this image in detail.",
-            "What is written on the sign?", "请详细描述这张图片的内容。", "图中有什么文字？",
-            "这是一只橘色短毛猫，正坐在窗台上。", "Invoice total: $1,234.56 due 2024-06-18.",
-            "A photo of a red car parked next to a green tree."};
+        const std::vector<std::string> base = {"The quick brown fox jumps over the lazy dog.",
+                                               "Describe this image in detail.",
+                                               "What is written on the sign?",
+                                               "请详细描述这张图片的内容。",
+                                               "图中有什么文字？",
+                                               "这是一只橘色短毛猫，正坐在窗台上。",
+                                               "Invoice total: $1,234.56 due 2024-06-18.",
+                                               "A photo of a red car parked next to a green tree."};
         std::vector<std::string> out;
         for (int i = 0; i < 40; ++i)
-            for (const auto& s : base) out.push_back(s + " " + std::to_string(i));
+            for (const auto& s : base)
+                out.push_back(s + " " + std::to_string(i));
         return out;
     }();
     return lines;
@@ -49,8 +53,7 @@ std::string train_model(const std::string& model_type, bool byte_fallback) {
     std::string serialized;
     const auto status = sentencepiece::SentencePieceTrainer::Train(
         "--model_type=" + model_type + " --vocab_size=" + (byte_fallback ? "400" : "100") +
-            " --character_coverage=1.0 --minloglevel=2" +
-            (byte_fallback ? " --byte_fallback=true" : ""),
+            " --character_coverage=1.0 --minloglevel=2" + (byte_fallback ? " --byte_fallback=true" : ""),
         &it, &serialized);
     INFO(status.ToString());
     REQUIRE(status.ok());
@@ -59,9 +62,10 @@ std::string train_model(const std::string& model_type, bool byte_fallback) {
 
 } // namespace
 
-TEST_CASE("a SentencePiece tokenizer.model encodes and decodes as libsentencepiece does", "[tokenizer][sentencepiece]") {
-    const auto [model_type, byte_fallback] = GENERATE(std::make_pair(std::string("bpe"), true),
-                                                      std::make_pair(std::string("unigram"), false));
+TEST_CASE("a SentencePiece tokenizer.model encodes and decodes as libsentencepiece does",
+          "[tokenizer][sentencepiece]") {
+    const auto [model_type, byte_fallback] =
+        GENERATE(std::make_pair(std::string("bpe"), true), std::make_pair(std::string("unigram"), false));
     INFO(model_type << (byte_fallback ? " with byte fallback" : ""));
     const std::string serialized = train_model(model_type, byte_fallback);
     glm4v::test::ScratchDir dir;
@@ -77,9 +81,15 @@ TEST_CASE("a SentencePiece tokenizer.model encodes and decodes as libsentencepie
     CHECK(tokenizer->special_token_id("<|user|>") == std::optional<TokenId>(500));
     CHECK(tokenizer->special_token_id("</s>") == std::optional<TokenId>(reference.PieceToId("</s>")));
 
-    const std::vector<std::string> texts = {
-        "The quick brown fox.", "请详细描述这张图片。", "  leading and   inner spaces ", "unseen: xylophone 😀 ½",
-        "<|user|> typed by hand", "mixed中文and English 123", "", "Ω≈ç√∫", "tab\tand\nnewline"};
+    const std::vector<std::string> texts = {"The quick brown fox.",
+                                            "请详细描述这张图片。",
+                                            "  leading and   inner spaces ",
+                                            "unseen: xylophone 😀 ½",
+                                            "<|user|> typed by hand",
+                                            "mixed中文and English 123",
+                                            "",
+                                            "Ω≈ç√∫",
+                                            "tab\tand\nnewline"};
     for (const std::string& text : texts) {
         INFO("text '" << text << "'");
         std::vector<int> expected;
@@ -92,7 +102,8 @@ TEST_CASE("a SentencePiece tokenizer.model encodes and decodes as libsentencepie
 
         StreamDecoder stream(*tokenizer);
         std::string streamed;
-        for (const TokenId id : ids) streamed += stream.push(id);
+        for (const TokenId id : ids)
+            streamed += stream.push(id);
         streamed += stream.finish();
         CHECK(streamed == expected_text);
 

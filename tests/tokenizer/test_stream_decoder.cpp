@@ -7,8 +7,8 @@
 
 #include "engine/error.h"
 #include "engine/tokenizer/stream_decoder.h"
-#include "engine/tokenizer/utf8.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/tokenizer/utf8.h"
 #include "tests/support/test_support.h"
 #include "tests/tokenizer/tokenizer_test_support.h"
 
@@ -29,7 +29,8 @@ TokenId id_of(const TiktokenTokenizer& t, const std::string& bytes) {
 
 std::vector<std::string> push_all(StreamDecoder& d, const std::vector<TokenId>& ids) {
     std::vector<std::string> out;
-    for (const TokenId id : ids) out.push_back(d.push(id));
+    for (const TokenId id : ids)
+        out.push_back(d.push(id));
     out.push_back(d.finish());
     return out;
 }
@@ -47,8 +48,8 @@ TEST_CASE("a character split across tokens comes out whole with its last byte", 
         CHECK(out == std::vector<std::string>{"", "\xE4\xB8\xAD", ""});
     }
     SECTION("emoji split 2 + 2 and 3 + 1, then text") {
-        const auto out = push_all(d, {id_of(t, "\xF0\x9F"), id_of(t, "\x98\x80"), id_of(t, "\xF0\x9F\x98"),
-                                      id_of(t, "\x80 ok")});
+        const auto out =
+            push_all(d, {id_of(t, "\xF0\x9F"), id_of(t, "\x98\x80"), id_of(t, "\xF0\x9F\x98"), id_of(t, "\x80 ok")});
         CHECK(out == std::vector<std::string>{"", "\xF0\x9F\x98\x80", "", "\xF0\x9F\x98\x80 ok", ""});
     }
     SECTION("emoji byte by byte") {
@@ -87,8 +88,9 @@ TEST_CASE("invalid bytes become U+FFFD only when they can no longer complete", "
 TEST_CASE("the stream of a golden tokenizer's ids equals decode() and the text", "[tokenizer][stream][golden]") {
     const auto dirs = glm4v::test::golden_case_dirs();
     REQUIRE_FALSE(dirs.empty());
-    const std::vector<std::string> texts = {"请详细描述这张图片的内容。", "Emoji 😀🎉 and accents: café", "🇨🇳🇺🇸 flags",
-                                            "数字 1234567 和 ２０２４年", "日本語のテキストも少し。한국어도.", ""};
+    const std::vector<std::string> texts = {
+        "请详细描述这张图片的内容。", "Emoji 😀🎉 and accents: café",        "🇨🇳🇺🇸 flags",
+        "数字 1234567 和 ２０２４年", "日本語のテキストも少し。한국어도.", ""};
     for (const auto& dir : dirs) {
         const auto tokenizer = load_tokenizer(dir / "model");
         for (const std::string& text : texts) {
@@ -115,13 +117,16 @@ TEST_CASE("random token sequences stream to exactly what decode() returns", "[to
     const auto t = glm4v::test::make_tiktoken(kSplitTokens, {{"<|user|>", 300}});
     std::mt19937 rng(11);
     std::vector<TokenId> pool = {0xE4, 0xB8, 0xAD, 0xF0, 0x9F, 0x98, 0x80, 0xC3, 0xA9, 0xFF, 'a', ' ', 300};
-    for (std::size_t i = 256; i < 256 + kSplitTokens.size(); ++i) pool.push_back(static_cast<TokenId>(i));
+    for (std::size_t i = 256; i < 256 + kSplitTokens.size(); ++i)
+        pool.push_back(static_cast<TokenId>(i));
     for (int round = 0; round < 2000; ++round) {
         std::vector<TokenId> ids(rng() % 12);
-        for (TokenId& id : ids) id = pool[rng() % pool.size()];
+        for (TokenId& id : ids)
+            id = pool[rng() % pool.size()];
         StreamDecoder d(t);
         std::string streamed;
-        for (const TokenId id : ids) streamed += d.push(id);
+        for (const TokenId id : ids)
+            streamed += d.push(id);
         streamed += d.finish();
         INFO("ids " << glm4v::test::ids_string(ids));
         REQUIRE(glm4v::test::printable(streamed) == glm4v::test::printable(t.decode(ids)));

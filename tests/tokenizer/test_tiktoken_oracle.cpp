@@ -56,7 +56,8 @@ const Oracle& tiktoken_oracle() {
 
 std::string from_hex(const std::string& hex) {
     std::string out;
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
     return out;
 }
 
@@ -121,7 +122,8 @@ TEST_CASE("the heap merge gives the same tokens as tiktoken's scan on every piec
     CHECK(mismatches == 0);
 }
 
-TEST_CASE("invalid UTF-8 is repaired exactly as Python's errors='replace', whole or streamed", "[tokenizer][oracle][utf8]") {
+TEST_CASE("invalid UTF-8 is repaired exactly as Python's errors='replace', whole or streamed",
+          "[tokenizer][oracle][utf8]") {
     const json& cases = tiktoken_oracle().result.at("utf8_repair");
     REQUIRE(cases.size() >= 1000);
     // Single-byte tokens only, so every byte arrives on its own: the hardest split for the stream decoder.
@@ -141,8 +143,10 @@ TEST_CASE("invalid UTF-8 is repaired exactly as Python's errors='replace', whole
         StreamDecoder stream(bytes_only);
         std::string streamed;
         std::vector<TokenId> ids;
-        for (const char b : raw) ids.push_back(static_cast<TokenId>(static_cast<std::uint8_t>(b)));
-        for (const TokenId id : ids) streamed += stream.push(id);
+        for (const char b : raw)
+            ids.push_back(static_cast<TokenId>(static_cast<std::uint8_t>(b)));
+        for (const TokenId id : ids)
+            streamed += stream.push(id);
         streamed += stream.finish();
         if (streamed != expected || bytes_only.decode(ids) != expected) ++stream_mismatches;
     }

@@ -11,9 +11,9 @@
 #include "tests/tokenizer/tokenizer_test_support.h"
 
 using namespace glm4v::engine::tokenizer;
+using Catch::Matchers::Contains;
 using glm4v::engine::Error;
 using glm4v::engine::ErrorKind;
-using Catch::Matchers::Contains;
 
 namespace {
 const char* kConfig = R"({"added_tokens_decoder": {
@@ -117,10 +117,11 @@ TEST_CASE("merges take the lowest rank first and the leftmost pair on ties", "[t
 
 TEST_CASE("only text with code points PCRE2 classifies differently takes the corrected pattern", "[tokenizer]") {
     CHECK_FALSE(PieceSplitter::needs_exact_pattern("plain English, 中文, emoji \xF0\x9F\x98\x80, \xE3\x80\x80"));
-    CHECK(PieceSplitter::needs_exact_pattern("a\xE1\xA0\x8E" "b"));          // U+180E
-    CHECK(PieceSplitter::needs_exact_pattern("x \xF0\x90\xB5\x8A"));          // U+10D4A, a letter since Unicode 16
-    CHECK(PieceSplitter::needs_exact_pattern("\xEA\x9F\x8B"));               // U+A7CB
-    CHECK_FALSE(PieceSplitter::needs_exact_pattern("\xEA\x9F\x8A"));         // U+A7CA, a letter PCRE2 knows
+    CHECK(PieceSplitter::needs_exact_pattern("a\xE1\xA0\x8E"
+                                             "b"));                  // U+180E
+    CHECK(PieceSplitter::needs_exact_pattern("x \xF0\x90\xB5\x8A")); // U+10D4A, a letter since Unicode 16
+    CHECK(PieceSplitter::needs_exact_pattern("\xEA\x9F\x8B"));       // U+A7CB
+    CHECK_FALSE(PieceSplitter::needs_exact_pattern("\xEA\x9F\x8A")); // U+A7CA, a letter PCRE2 knows
     // Both patterns split such text the same way tiktoken does: the oracle test's probe covers every code point.
     // U+180E is no space for tiktoken: "!" and it form one punctuation piece, so "!" merges with its bytes.
     const auto t = glm4v::test::make_tiktoken({"\xE1\xA0", "!\xE1\xA0"});

@@ -22,8 +22,10 @@ std::string base64_encode(const std::string& bytes) {
 
 std::string rank_file_text(const std::vector<std::string>& extra) {
     std::string text;
-    for (int b = 0; b < 256; ++b) text += base64_encode(std::string(1, static_cast<char>(b))) + " " + std::to_string(b) + "\n";
-    for (std::size_t i = 0; i < extra.size(); ++i) text += base64_encode(extra[i]) + " " + std::to_string(256 + i) + "\n";
+    for (int b = 0; b < 256; ++b)
+        text += base64_encode(std::string(1, static_cast<char>(b))) + " " + std::to_string(b) + "\n";
+    for (std::size_t i = 0; i < extra.size(); ++i)
+        text += base64_encode(extra[i]) + " " + std::to_string(256 + i) + "\n";
     return text;
 }
 
@@ -48,7 +50,8 @@ std::string printable(const std::string& text) {
 
 std::string ids_string(const std::vector<TokenId>& ids) {
     std::string out = "[";
-    for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(ids[i]);
     return out + "]";
 }
 
