@@ -30,7 +30,8 @@ public:
     // Sizes are positive and below 2^31: no real model comes near, and products of two sizes (grid_size^2,
     // heads * head size) then cannot overflow int64.
     void positive(const char* key, std::int64_t value) const {
-        GLM4V_CHECK(value > 0, ErrorKind::ModelCorrupt) << where_ << ": '" << key << "' must be positive, not " << value;
+        GLM4V_CHECK(value > 0, ErrorKind::ModelCorrupt)
+            << where_ << ": '" << key << "' must be positive, not " << value;
         GLM4V_CHECK(value <= kMaxSize, ErrorKind::ModelCorrupt)
             << where_ << ": '" << key << "' is implausibly large (" << value << ")";
     }
@@ -41,7 +42,8 @@ private:
         if constexpr (std::is_same_v<T, bool>) {
             GLM4V_CHECK(v.is_boolean(), ErrorKind::ModelCorrupt) << where_ << ": '" << key << "' is not true/false";
         } else if constexpr (std::is_integral_v<T>) {
-            GLM4V_CHECK(v.is_number_integer(), ErrorKind::ModelCorrupt) << where_ << ": '" << key << "' is not an integer";
+            GLM4V_CHECK(v.is_number_integer(), ErrorKind::ModelCorrupt)
+                << where_ << ": '" << key << "' is not an integer";
             // nlohmann keeps non-negative integers unsigned; one past INT64_MAX would wrap to a negative size.
             GLM4V_CHECK(!v.is_number_unsigned() ||
                             v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max()),
@@ -60,7 +62,8 @@ private:
 
 std::vector<std::int64_t> read_id_list(const json& v, const std::string& where) {
     std::vector<std::int64_t> ids;
-    if (v.is_number_integer()) ids.push_back(v.get<std::int64_t>());
+    if (v.is_number_integer())
+        ids.push_back(v.get<std::int64_t>());
     else {
         GLM4V_CHECK(v.is_array(), ErrorKind::ModelCorrupt) << where << ": 'eos_token_id' is not an id or a list of ids";
         for (const json& id : v) {
@@ -120,7 +123,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     GLM4V_CHECK(lm.layernorm_epsilon > 0, ErrorKind::ModelCorrupt) << source_name << ": layernorm_epsilon must be > 0";
     GLM4V_CHECK(lm.rope_ratio > 0, ErrorKind::ModelCorrupt) << source_name << ": rope_ratio must be > 0";
 
-    if (root.contains("eos_token_id") && !root["eos_token_id"].is_null()) cfg.eos_token_ids = read_id_list(root["eos_token_id"], source_name);
+    if (root.contains("eos_token_id") && !root["eos_token_id"].is_null())
+        cfg.eos_token_ids = read_id_list(root["eos_token_id"], source_name);
     r.optional("pad_token_id", cfg.pad_token_id);
     r.optional("boi_token_id", cfg.boi_token_id);
     r.optional("eoi_token_id", cfg.eoi_token_id);

@@ -44,7 +44,7 @@ struct VisionConfig {
     double scaling_factor = 1.0;
     std::string hidden_act = "gelu";
 
-    std::int64_t grid_size() const { return image_size / patch_size; }   // patches per side
+    std::int64_t grid_size() const { return image_size / patch_size; }                              // patches per side
     std::int64_t num_image_embeddings() const { return (grid_size() / 2) * (grid_size() / 2) + 2; } // + boi, eoi
 };
 

@@ -11,11 +11,11 @@ namespace glm4v::engine::io {
 
 struct ModelDir {
     std::filesystem::path dir;
-    std::filesystem::path config;           // config.json
-    std::filesystem::path tokenizer_model;  // tokenizer.model (tiktoken ranks or SentencePiece)
-    std::filesystem::path tokenizer_config; // tokenizer_config.json
-    std::filesystem::path weights;          // model.safetensors.index.json, else model.safetensors
-    std::vector<std::filesystem::path> weight_files; // the shards the index lists, or model.safetensors itself
+    std::filesystem::path config;                           // config.json
+    std::filesystem::path tokenizer_model;                  // tokenizer.model (tiktoken ranks or SentencePiece)
+    std::filesystem::path tokenizer_config;                 // tokenizer_config.json
+    std::filesystem::path weights;                          // model.safetensors.index.json, else model.safetensors
+    std::vector<std::filesystem::path> weight_files;        // the shards the index lists, or model.safetensors itself
     std::optional<std::filesystem::path> generation_config; // generation_config.json, when present
 };
 

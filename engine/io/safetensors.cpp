@@ -29,12 +29,14 @@ struct DTypeName {
     std::size_t size;
 };
 constexpr DTypeName kDTypes[] = {
-    {"BOOL", DType::Bool, 1}, {"U8", DType::U8, 1},    {"I8", DType::I8, 1},     {"I16", DType::I16, 2},
-    {"I32", DType::I32, 4},   {"I64", DType::I64, 8},  {"F16", DType::F16, 2},   {"BF16", DType::BF16, 2},
+    {"BOOL", DType::Bool, 1}, {"U8", DType::U8, 1},   {"I8", DType::I8, 1},   {"I16", DType::I16, 2},
+    {"I32", DType::I32, 4},   {"I64", DType::I64, 8}, {"F16", DType::F16, 2}, {"BF16", DType::BF16, 2},
     {"F32", DType::F32, 4},   {"F64", DType::F64, 8},
 };
 
-std::string file_name(const std::string& path) { return fs::path(path).filename().string(); }
+std::string file_name(const std::string& path) {
+    return fs::path(path).filename().string();
+}
 } // namespace
 
 std::size_t dtype_size(DType dtype) {
@@ -91,14 +93,16 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
 
 std::int64_t TensorInfo::numel() const {
     std::int64_t n = 1;
-    for (auto d : shape) n *= d;
+    for (auto d : shape)
+        n *= d;
     return n;
 }
 
 std::string TensorInfo::shape_string() const {
     std::ostringstream out;
     out << '[';
-    for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        out << (i ? ", " : "") << shape[i];
     out << ']';
     return out.str();
 }
@@ -115,7 +119,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     GLM4V_CHECK(size >= 8, ErrorKind::ModelCorrupt)
         << name << ": " << size << " bytes is too short for a safetensors file (truncated?)";
     std::uint64_t header_len = 0;
-    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
+    for (int i = 7; i >= 0; --i)
+        header_len = (header_len << 8) | bytes[i];
     GLM4V_CHECK(header_len <= size - 8, ErrorKind::ModelCorrupt)
         << name << ": header length " << header_len << " runs past the end of the file (" << size
         << " bytes; truncated?)";
@@ -222,7 +227,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
             << "' overlap in the file";
         if (!furthest || cur.end > furthest->end) furthest = &cur;
     }
-    for (std::size_t i = 0; i < st.tensors_.size(); ++i) st.index_[st.tensors_[i].name] = i;
+    for (std::size_t i = 0; i < st.tensors_.size(); ++i)
+        st.index_[st.tensors_[i].name] = i;
     return st;
 }
 
@@ -272,11 +278,12 @@ Checkpoint Checkpoint::open(const std::string& path) {
     fs::path p(path);
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
-        if (fs::exists(p / "model.safetensors.index.json", ec)) p /= "model.safetensors.index.json";
-        else if (fs::exists(p / "model.safetensors", ec)) p /= "model.safetensors";
+        if (fs::exists(p / "model.safetensors.index.json", ec))
+            p /= "model.safetensors.index.json";
+        else if (fs::exists(p / "model.safetensors", ec))
+            p /= "model.safetensors";
         else
-            GLM4V_FAIL(ErrorKind::ModelMissing)
-                << "no model.safetensors.index.json or model.safetensors in " << path;
+            GLM4V_FAIL(ErrorKind::ModelMissing) << "no model.safetensors.index.json or model.safetensors in " << path;
     } else {
         GLM4V_CHECK(fs::exists(p, ec), ErrorKind::ModelMissing) << "file not found: " << path;
     }
@@ -286,7 +293,8 @@ Checkpoint Checkpoint::open(const std::string& path) {
         ck.shards_.push_back(SafetensorsFile::open(p.string()));
         ck.files_.push_back(p.string());
         const auto& tensors = ck.shards_[0].tensors();
-        for (std::size_t i = 0; i < tensors.size(); ++i) ck.tensors_[tensors[i].name] = {0, i};
+        for (std::size_t i = 0; i < tensors.size(); ++i)
+            ck.tensors_[tensors[i].name] = {0, i};
         return ck;
     }
 
@@ -329,7 +337,8 @@ const TensorInfo& Checkpoint::get(const std::string& name) const {
 std::vector<std::string> Checkpoint::names() const {
     std::vector<std::string> out;
     out.reserve(tensors_.size());
-    for (const auto& kv : tensors_) out.push_back(kv.first);
+    for (const auto& kv : tensors_)
+        out.push_back(kv.first);
     return out;
 }
 

@@ -16,7 +16,8 @@ using nlohmann::json;
 std::string safetensors_bytes(const std::string& header, const std::string& data) {
     std::string out(8, '\0');
     std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i, n >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xff);
+    for (int i = 0; i < 8; ++i, n >>= 8)
+        out[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xff);
     return out + header + data;
 }
 
@@ -34,13 +35,15 @@ std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
         std::array<std::uint32_t, 256> t{};
         for (std::uint32_t i = 0; i < 256; ++i) {
             std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            for (int k = 0; k < 8; ++k)
+                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
             t[i] = c;
         }
         return t;
     }();
     std::uint32_t c = 0xFFFFFFFFu;
-    for (std::size_t i = 0; i < size; ++i) c = table[(c ^ data[i]) & 0xff] ^ (c >> 8);
+    for (std::size_t i = 0; i < size; ++i)
+        c = table[(c ^ data[i]) & 0xff] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
 }
 
@@ -66,9 +69,12 @@ template <typename T> T load(const std::uint8_t* p) {
 float half_to_float(std::uint16_t h) {
     const int sign = h >> 15, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
     float magnitude;
-    if (exponent == 0) magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-    else if (exponent == 31) magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN() : INFINITY;
-    else magnitude = std::ldexp(static_cast<float>(mantissa + 1024), exponent - 25);
+    if (exponent == 0)
+        magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+    else if (exponent == 31)
+        magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN() : INFINITY;
+    else
+        magnitude = std::ldexp(static_cast<float>(mantissa + 1024), exponent - 25);
     return sign ? -magnitude : magnitude;
 }
 } // namespace
@@ -78,21 +84,30 @@ double element_value(const engine::io::TensorInfo& t, std::size_t index) {
     const std::uint8_t* p = t.data + index * engine::io::dtype_size(t.dtype);
     REQUIRE((index + 1) * engine::io::dtype_size(t.dtype) <= t.nbytes);
     switch (t.dtype) {
-    case DType::Bool: return *p ? 1.0 : 0.0;
-    case DType::U8: return *p;
-    case DType::I8: return load<std::int8_t>(p);
-    case DType::I16: return load<std::int16_t>(p);
-    case DType::I32: return load<std::int32_t>(p);
-    case DType::I64: return static_cast<double>(load<std::int64_t>(p));
-    case DType::F16: return half_to_float(load<std::uint16_t>(p));
+    case DType::Bool:
+        return *p ? 1.0 : 0.0;
+    case DType::U8:
+        return *p;
+    case DType::I8:
+        return load<std::int8_t>(p);
+    case DType::I16:
+        return load<std::int16_t>(p);
+    case DType::I32:
+        return load<std::int32_t>(p);
+    case DType::I64:
+        return static_cast<double>(load<std::int64_t>(p));
+    case DType::F16:
+        return half_to_float(load<std::uint16_t>(p));
     case DType::BF16: {
         const std::uint32_t bits = static_cast<std::uint32_t>(load<std::uint16_t>(p)) << 16;
         float f;
         std::memcpy(&f, &bits, sizeof f);
         return f;
     }
-    case DType::F32: return load<float>(p);
-    case DType::F64: return load<double>(p);
+    case DType::F32:
+        return load<float>(p);
+    case DType::F64:
+        return load<double>(p);
     }
     throw std::logic_error("unknown dtype");
 }
@@ -103,14 +118,16 @@ const OracleOutput& safetensors_oracle() {
     if (scratch) return output;
 
     const std::string python = oracle_python();
-    if (python.empty()) throw std::runtime_error("GLM4V_PYTHON is not set: configure with -DGLM4V_PYTHON=.venv/bin/python");
+    if (python.empty())
+        throw std::runtime_error("GLM4V_PYTHON is not set: configure with -DGLM4V_PYTHON=.venv/bin/python");
     const char* source_dir = std::getenv("GLM4V_SOURCE_DIR");
     if (!source_dir) throw std::runtime_error("GLM4V_SOURCE_DIR is not set (run the tests through ctest)");
     const fs::path script = fs::path(source_dir) / "tests/io/safetensors_oracle.py";
 
     auto dir = std::make_unique<ScratchDir>();
     std::string command = "'" + python + "' '" + script.string() + "' '" + dir->path().string() + "' 20261123";
-    for (const fs::path& case_dir : golden_case_dirs()) command += " '" + (case_dir / "model").string() + "'";
+    for (const fs::path& case_dir : golden_case_dirs())
+        command += " '" + (case_dir / "model").string() + "'";
     std::string log;
     const int status = run_command(command + " 2>&1", &log);
     if (status != 0) throw std::runtime_error("the safetensors oracle failed (" + command + "):\n" + log);

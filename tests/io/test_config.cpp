@@ -37,7 +37,9 @@ json real_vision_model() {
     };
 }
 
-ModelConfig parse(const json& j) { return parse_model_config(j.dump(), "config.json"); }
+ModelConfig parse(const json& j) {
+    return parse_model_config(j.dump(), "config.json");
+}
 
 glm4v::engine::Error parse_error(const json& j) {
     return glm4v::test::error_from([&] { parse(j); });
@@ -70,8 +72,8 @@ TEST_CASE("every golden config.json reads as its own JSON says", "[io][config][g
         CHECK(cfg.boi_token_id == j.at("boi_token_id").get<std::int64_t>());
         CHECK(cfg.eoi_token_id == j.at("eoi_token_id").get<std::int64_t>());
         const json eos = j.at("eos_token_id");
-        CHECK(cfg.eos_token_ids ==
-              (eos.is_array() ? eos.get<std::vector<std::int64_t>>() : std::vector<std::int64_t>{eos.get<std::int64_t>()}));
+        CHECK(cfg.eos_token_ids == (eos.is_array() ? eos.get<std::vector<std::int64_t>>()
+                                                   : std::vector<std::int64_t>{eos.get<std::int64_t>()}));
         CHECK(cfg.torch_dtype == j.value("torch_dtype", ""));
 
         REQUIRE(cfg.vision.has_value());
@@ -127,7 +129,9 @@ TEST_CASE("absent keys take ChatGLMConfig's defaults", "[io][config]") {
         CHECK(parse(json{{"rope_ratio", nullptr}, {"eos_token_id", nullptr}, {"vision_config", nullptr}})
                   .language.rope_ratio == 1.0);
     }
-    SECTION("one eos id is a list of one") { CHECK(parse(json{{"eos_token_id", 5}}).eos_token_ids == std::vector<std::int64_t>{5}); }
+    SECTION("one eos id is a list of one") {
+        CHECK(parse(json{{"eos_token_id", 5}}).eos_token_ids == std::vector<std::int64_t>{5});
+    }
     SECTION("vision in_channels and hidden_act have defaults") {
         json j = real_vision_model();
         j["vision_config"].erase("in_channels");
@@ -157,40 +161,82 @@ TEST_CASE("each wrongly typed or impossible value is named in the error", "[io][
         const char* says;
     };
     const Case cases[] = {
-        {"an integer given as a string", {{"num_layers", "2"}}, ErrorKind::ModelCorrupt, "'num_layers' is not an integer"},
-        {"an integer given as a fraction", {{"hidden_size", 64.5}}, ErrorKind::ModelCorrupt, "'hidden_size' is not an integer"},
-        {"an integer past INT64_MAX", {{"seq_length", 18446744073709551615ull}}, ErrorKind::ModelCorrupt,
+        {"an integer given as a string",
+         {{"num_layers", "2"}},
+         ErrorKind::ModelCorrupt,
+         "'num_layers' is not an integer"},
+        {"an integer given as a fraction",
+         {{"hidden_size", 64.5}},
+         ErrorKind::ModelCorrupt,
+         "'hidden_size' is not an integer"},
+        {"an integer past INT64_MAX",
+         {{"seq_length", 18446744073709551615ull}},
+         ErrorKind::ModelCorrupt,
          "'seq_length' is out of range"},
         {"a negative size", {{"hidden_size", -64}}, ErrorKind::ModelCorrupt, "'hidden_size' must be positive, not -64"},
         {"a zero size", {{"num_layers", 0}}, ErrorKind::ModelCorrupt, "'num_layers' must be positive, not 0"},
-        {"an implausibly large size", {{"padded_vocab_size", 1ll << 40}}, ErrorKind::ModelCorrupt,
+        {"an implausibly large size",
+         {{"padded_vocab_size", 1ll << 40}},
+         ErrorKind::ModelCorrupt,
          "'padded_vocab_size' is implausibly large"},
         {"a zero kv_channels", {{"kv_channels", 0}}, ErrorKind::ModelCorrupt, "'kv_channels' must be positive"},
-        {"a head size the rotary embedding cannot split", {{"kv_channels", 18}}, ErrorKind::Unsupported,
+        {"a head size the rotary embedding cannot split",
+         {{"kv_channels", 18}},
+         ErrorKind::Unsupported,
          "kv_channels 18 must be a multiple of 4"},
         {"a boolean given as a number", {{"rmsnorm", 1}}, ErrorKind::ModelCorrupt, "'rmsnorm' is not true/false"},
-        {"a number given as a string", {{"layernorm_epsilon", "1e-5"}}, ErrorKind::ModelCorrupt,
+        {"a number given as a string",
+         {{"layernorm_epsilon", "1e-5"}},
+         ErrorKind::ModelCorrupt,
          "'layernorm_epsilon' is not a number"},
         {"a string given as a number", {{"torch_dtype", 16}}, ErrorKind::ModelCorrupt, "'torch_dtype' is not a string"},
-        {"eos ids given as a string", {{"eos_token_id", "</s>"}}, ErrorKind::ModelCorrupt,
+        {"eos ids given as a string",
+         {{"eos_token_id", "</s>"}},
+         ErrorKind::ModelCorrupt,
          "'eos_token_id' is not an id or a list of ids"},
-        {"eos ids holding a string", {{"eos_token_id", {1, "2"}}}, ErrorKind::ModelCorrupt, "'eos_token_id' holds a non-id"},
-        {"heads that do not divide into groups", {{"multi_query_attention", true}, {"multi_query_group_num", 3}},
-         ErrorKind::ModelCorrupt, "is not a multiple of multi_query_group_num 3"},
-        {"a non-positive epsilon", {{"layernorm_epsilon", 0}}, ErrorKind::ModelCorrupt, "layernorm_epsilon must be > 0"},
-        {"vision_config as a list", {{"vision_config", {1, 2}}}, ErrorKind::ModelCorrupt, "vision_config is not an object"},
-        {"a vision size as a string", {{"vision_config", {{"patch_size", "14"}}}}, ErrorKind::ModelCorrupt,
+        {"eos ids holding a string",
+         {{"eos_token_id", {1, "2"}}},
+         ErrorKind::ModelCorrupt,
+         "'eos_token_id' holds a non-id"},
+        {"heads that do not divide into groups",
+         {{"multi_query_attention", true}, {"multi_query_group_num", 3}},
+         ErrorKind::ModelCorrupt,
+         "is not a multiple of multi_query_group_num 3"},
+        {"a non-positive epsilon",
+         {{"layernorm_epsilon", 0}},
+         ErrorKind::ModelCorrupt,
+         "layernorm_epsilon must be > 0"},
+        {"vision_config as a list",
+         {{"vision_config", {1, 2}}},
+         ErrorKind::ModelCorrupt,
+         "vision_config is not an object"},
+        {"a vision size as a string",
+         {{"vision_config", {{"patch_size", "14"}}}},
+         ErrorKind::ModelCorrupt,
          "vision_config: 'patch_size' is not an integer"},
-        {"vision heads that do not divide the width", {{"vision_config", {{"num_heads", 15}}}}, ErrorKind::ModelCorrupt,
+        {"vision heads that do not divide the width",
+         {{"vision_config", {{"num_heads", 15}}}},
+         ErrorKind::ModelCorrupt,
          "vision hidden_size 1792 is not a multiple of num_heads 15"},
-        {"an image that is not whole patches", {{"vision_config", {{"image_size", 1121}}}}, ErrorKind::ModelCorrupt,
+        {"an image that is not whole patches",
+         {{"vision_config", {{"image_size", 1121}}}},
+         ErrorKind::ModelCorrupt,
          "must be an even number of patches"},
-        {"position embeddings for another grid", {{"vision_config", {{"num_positions", 6400}}}}, ErrorKind::ModelCorrupt,
+        {"position embeddings for another grid",
+         {{"vision_config", {{"num_positions", 6400}}}},
+         ErrorKind::ModelCorrupt,
          "num_positions 6400 should be 6401"},
-        {"an activation other than gelu", {{"vision_config", {{"hidden_act", "relu"}}}}, ErrorKind::Unsupported,
+        {"an activation other than gelu",
+         {{"vision_config", {{"hidden_act", "relu"}}}},
+         ErrorKind::Unsupported,
          "hidden_act 'relu' is not supported"},
-        {"a zero scaling factor", {{"vision_config", {{"scaling_factor", 0}}}}, ErrorKind::ModelCorrupt, "scaling_factor is 0"},
-        {"a vision model without boi", {{"boi_token_id", nullptr}}, ErrorKind::ModelCorrupt,
+        {"a zero scaling factor",
+         {{"vision_config", {{"scaling_factor", 0}}}},
+         ErrorKind::ModelCorrupt,
+         "scaling_factor is 0"},
+        {"a vision model without boi",
+         {{"boi_token_id", nullptr}},
+         ErrorKind::ModelCorrupt,
          "a vision model needs boi_token_id and eoi_token_id"},
     };
     for (const Case& c : cases) {

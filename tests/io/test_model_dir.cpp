@@ -24,7 +24,8 @@ constexpr const char* kShard2 = "model-00002-of-00002.safetensors";
 
 // Everything but the weights; discovery looks at names only, never at what the files hold.
 void write_small_files(const ScratchDir& dir) {
-    for (const char* name : {"config.json", "tokenizer.model", "tokenizer_config.json"}) write_file(dir / name, "x");
+    for (const char* name : {"config.json", "tokenizer.model", "tokenizer_config.json"})
+        write_file(dir / name, "x");
 }
 
 void write_index(const ScratchDir& dir) {
@@ -48,7 +49,8 @@ TEST_CASE("every golden model folder is complete and found as it is laid out", "
         CHECK(m.weights == model / "model.safetensors.index.json");
         const json index = json::parse(glm4v::test::read_file(m.weights));
         std::set<fs::path> shards;
-        for (const auto& [tensor, shard] : index.at("weight_map").items()) shards.insert(model / shard.get<std::string>());
+        for (const auto& [tensor, shard] : index.at("weight_map").items())
+            shards.insert(model / shard.get<std::string>());
         CHECK(m.weight_files == std::vector<fs::path>(shards.begin(), shards.end()));
         CHECK(m.generation_config == std::optional<fs::path>(model / "generation_config.json"));
     }

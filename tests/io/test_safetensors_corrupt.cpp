@@ -32,7 +32,9 @@ struct BrokenFile {
     std::vector<std::string> says; // besides the file's name
 };
 
-std::string zeros(std::size_t n) { return std::string(n, '\0'); }
+std::string zeros(std::size_t n) {
+    return std::string(n, '\0');
+}
 
 // One F32 tensor 'w' with the given shape and offsets over `data_bytes` bytes of data.
 std::string one_tensor(const json& shape, const json& offsets, std::size_t data_bytes, const char* dtype = "F32") {
@@ -42,7 +44,8 @@ std::string one_tensor(const json& shape, const json& offsets, std::size_t data_
 
 std::string length_prefix(std::uint64_t n) {
     std::string out(8, '\0');
-    for (int i = 0; i < 8; ++i, n >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xff);
+    for (int i = 0; i < 8; ++i, n >>= 8)
+        out[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xff);
     return out;
 }
 
@@ -63,40 +66,65 @@ std::vector<BrokenFile> broken_files() {
     return {
         {"an empty file", "", M, {"0 bytes", "too short"}},
         {"a file shorter than its length prefix", std::string("\x05\x00\x00", 3), M, {"3 bytes", "too short"}},
-        {"a header length past the end of the file", length_prefix(1000) + "{}", M,
+        {"a header length past the end of the file",
+         length_prefix(1000) + "{}",
+         M,
          {"header length 1000", "past the end of the file"}},
-        {"a header length near 2^64", length_prefix(~0ull) + "{}", M,
+        {"a header length near 2^64",
+         length_prefix(~0ull) + "{}",
+         M,
          {"header length 18446744073709551615", "past the end of the file"}},
         {"a header that is not JSON", safetensors_bytes(std::string("{\"w\": nope}"), ""), M, {"not valid JSON"}},
         {"a header with bytes after the object", safetensors_bytes(std::string("{} x"), ""), M, {"not valid JSON"}},
         {"a header with invalid UTF-8", safetensors_bytes(std::string("{\"w\xff\": 1}"), ""), M, {"not valid JSON"}},
         {"a header that is a JSON array", safetensors_bytes(std::string("[1, 2]"), ""), M, {"not a JSON object"}},
         {"a header of one byte", safetensors_bytes(std::string("{"), ""), M, {"not a JSON object"}},
-        {"a tensor described by a number", safetensors_bytes(std::string("{\"w\": 5}"), ""), M,
+        {"a tensor described by a number",
+         safetensors_bytes(std::string("{\"w\": 5}"), ""),
+         M,
          {"'w'", "not described by an object"}},
         {"a header nested 100000 deep", safetensors_bytes(deep, ""), M, {"'w'", "not described by an object"}},
-        {"a tensor without dtype", safetensors_bytes(json{{"w", {{"shape", {1}}, {"data_offsets", {0, 4}}}}}, zeros(4)),
-         M, {"'w'", "has no dtype"}},
-        {"a tensor without shape", safetensors_bytes(json{{"w", {{"dtype", "F32"}, {"data_offsets", {0, 4}}}}}, zeros(4)),
-         M, {"'w'", "has no shape"}},
-        {"a tensor without data_offsets", safetensors_bytes(json{{"w", {{"dtype", "F32"}, {"shape", {1}}}}}, zeros(4)), M,
+        {"a tensor without dtype",
+         safetensors_bytes(json{{"w", {{"shape", {1}}, {"data_offsets", {0, 4}}}}}, zeros(4)),
+         M,
+         {"'w'", "has no dtype"}},
+        {"a tensor without shape",
+         safetensors_bytes(json{{"w", {{"dtype", "F32"}, {"data_offsets", {0, 4}}}}}, zeros(4)),
+         M,
+         {"'w'", "has no shape"}},
+        {"a tensor without data_offsets",
+         safetensors_bytes(json{{"w", {{"dtype", "F32"}, {"shape", {1}}}}}, zeros(4)),
+         M,
          {"'w'", "has no data_offsets"}},
         {"data_offsets of three numbers", one_tensor({1}, {0, 4, 8}, 8), M, {"'w'", "has no data_offsets"}},
-        {"an unknown dtype", one_tensor({1}, {0, 4}, 4, "F7"), ErrorKind::Unsupported, {"'w'", "unsupported dtype 'F7'"}},
+        {"an unknown dtype",
+         one_tensor({1}, {0, 4}, 4, "F7"),
+         ErrorKind::Unsupported,
+         {"'w'", "unsupported dtype 'F7'"}},
         {"a negative shape entry", one_tensor({-2, 2}, {0, 16}, 16), M, {"'w'", "shape entry -2"}},
         {"a fractional shape entry", one_tensor({2.5}, {0, 10}, 10), M, {"'w'", "shape entry 2.5"}},
         {"a string shape entry", one_tensor({"4"}, {0, 16}, 16), M, {"'w'", "shape entry \"4\""}},
-        {"dimensions whose product overflows", one_tensor({4294967296ull, 4294967296ull}, {0, 16}, 16), M,
+        {"dimensions whose product overflows",
+         one_tensor({4294967296ull, 4294967296ull}, {0, 16}, 16),
+         M,
          {"'w'", "[4294967296,4294967296]", "overflows"}},
-        {"huge dimensions beside a zero", one_tensor({0, 4611686018427387904ull, 4}, {0, 0}, 0), M,
+        {"huge dimensions beside a zero",
+         one_tensor({0, 4611686018427387904ull, 4}, {0, 0}, 0),
+         M,
          {"'w'", "overflows"}},
         {"a dimension past INT64_MAX", one_tensor({9223372036854775808ull}, {0, 16}, 16), M, {"'w'", "overflows"}},
-        {"a byte count past 2^64", one_tensor({2305843009213693952ull}, {0, 16}, 16, "F64"), M,
+        {"a byte count past 2^64",
+         one_tensor({2305843009213693952ull}, {0, 16}, 16, "F64"),
+         M,
          {"'w'", "overflows a 64-bit byte count"}},
-        {"a shape that disagrees with the data size", one_tensor({2, 2}, {0, 12}, 12), M,
+        {"a shape that disagrees with the data size",
+         one_tensor({2, 2}, {0, 12}, 12),
+         M,
          {"'w'", "F32 [2, 2] needs 16 bytes but data_offsets span 12"}},
         {"data_offsets that end before they begin", one_tensor({0}, {8, 4}, 8), M, {"'w'", "[8, 4] end before"}},
-        {"data_offsets past the end of the data", one_tensor({4}, {0, 16}, 12), M,
+        {"data_offsets past the end of the data",
+         one_tensor({4}, {0, 16}, 12),
+         M,
          {"'w'", "run past the end of the data (12 bytes"}},
         {"negative data_offsets", one_tensor({4}, {-4, 12}, 16), M, {"'w'", "data_offsets [-4,12] are not"}},
         {"fractional data_offsets", one_tensor({4}, {0.0, 16.0}, 16), M, {"'w'", "not non-negative integers"}},
@@ -104,23 +132,32 @@ std::vector<BrokenFile> broken_files() {
         {"overlapping tensors",
          safetensors_bytes(json{{"a", tensor_entry("F32", {4}, 0, 16)}, {"b", tensor_entry("F32", {4}, 8, 24)}},
                            zeros(24)),
-         M, {"'a' and 'b' overlap"}},
+         M,
+         {"'a' and 'b' overlap"}},
         {"two tensors on the same bytes",
          safetensors_bytes(json{{"a", tensor_entry("F32", {2}, 0, 8)}, {"b", tensor_entry("I32", {2}, 0, 8)}},
                            zeros(8)),
-         M, {"'a' and 'b' overlap"}},
+         M,
+         {"'a' and 'b' overlap"}},
         // An empty tensor between two overlapping ones once hid the overlap from a neighbours-only check.
         {"tensors overlapping around an empty one",
          safetensors_bytes(json{{"a", tensor_entry("F32", {4}, 0, 16)},
                                 {"m", tensor_entry("F32", {0}, 8, 8)},
                                 {"z", tensor_entry("F32", {2}, 12, 20)}},
                            zeros(20)),
-         M, {"'a' and 'z' overlap"}},
-        {"__metadata__ that is not an object", safetensors_bytes(json{{"__metadata__", {1, 2}}}, ""), M,
+         M,
+         {"'a' and 'z' overlap"}},
+        {"__metadata__ that is not an object",
+         safetensors_bytes(json{{"__metadata__", {1, 2}}}, ""),
+         M,
          {"__metadata__ is not an object"}},
-        {"a __metadata__ value that is not a string", safetensors_bytes(json{{"__metadata__", {{"k", 1}}}}, ""), M,
+        {"a __metadata__ value that is not a string",
+         safetensors_bytes(json{{"__metadata__", {{"k", 1}}}}, ""),
+         M,
          {"__metadata__ value 'k'"}},
-        {"a file cut short inside the data", valid_file().substr(0, valid_file().size() - 5), M,
+        {"a file cut short inside the data",
+         valid_file().substr(0, valid_file().size() - 5),
+         M,
          {"'c'", "run past the end of the data (43 bytes"}},
     };
 }
@@ -146,7 +183,8 @@ TEST_CASE("each broken safetensors file fails with its own message naming the fi
             INFO(e.what());
             CHECK(e.kind() == broken.kind);
             CHECK_THAT(e.what(), Catch::Contains(kFile));
-            for (const std::string& phrase : broken.says) CHECK_THAT(e.what(), Catch::Contains(phrase));
+            for (const std::string& phrase : broken.says)
+                CHECK_THAT(e.what(), Catch::Contains(phrase));
         }
     }
 }
@@ -196,7 +234,9 @@ void write_shards(const glm4v::test::ScratchDir& dir) {
     glm4v::test::write_file(dir / kShard2, safetensors_bytes(json{{"c", tensor_entry("U8", {5}, 0, 5)}}, zeros(5)));
 }
 
-json weight_map_of_shards() { return json{{"a", kShard1}, {"b", kShard1}, {"c", kShard2}}; }
+json weight_map_of_shards() {
+    return json{{"a", kShard1}, {"b", kShard1}, {"c", kShard2}};
+}
 
 struct BrokenIndex {
     std::string name;
@@ -211,11 +251,17 @@ std::vector<BrokenIndex> broken_indexes() {
     ghost["ghost.weight"] = kShard2;
     json missing_shard = weight_map_of_shards();
     missing_shard["d"] = "model-00003-of-00003.safetensors";
-    const auto with_map = [](const json& map) { return json{{"metadata", {{"total_size", 19}}}, {"weight_map", map}}.dump(); };
+    const auto with_map = [](const json& map) {
+        return json{{"metadata", {{"total_size", 19}}}, {"weight_map", map}}.dump();
+    };
     return {
-        {"a tensor the index names but no shard holds", with_map(ghost), M,
+        {"a tensor the index names but no shard holds",
+         with_map(ghost),
+         M,
          {kIndex, "'ghost.weight'", kShard2, "does not hold it"}},
-        {"a shard file that is missing", with_map(missing_shard), ErrorKind::ModelMissing,
+        {"a shard file that is missing",
+         with_map(missing_shard),
+         ErrorKind::ModelMissing,
          {kIndex, "model-00003-of-00003.safetensors", "missing from"}},
         {"an index that is not JSON", "{\"weight_map\": {", M, {kIndex, "not valid JSON"}},
         {"an empty index file", "", M, {kIndex, "not valid JSON"}},
@@ -223,9 +269,14 @@ std::vector<BrokenIndex> broken_indexes() {
         {"an index whose weight_map is a list", "{\"weight_map\": []}", M, {kIndex, "no weight_map object"}},
         {"an empty weight_map", with_map(json::object()), M, {kIndex, "lists no tensors"}},
         {"a weight_map entry that is not a file name", with_map(json{{"a", 1}}), M, {kIndex, "'a' is not a file name"}},
-        {"a shard in the parent folder", with_map(json{{"a", "../x.safetensors"}}), M,
+        {"a shard in the parent folder",
+         with_map(json{{"a", "../x.safetensors"}}),
+         M,
          {kIndex, "'../x.safetensors'", "not a file in the model folder"}},
-        {"a shard by absolute path", with_map(json{{"a", "/etc/passwd"}}), M, {kIndex, "not a file in the model folder"}},
+        {"a shard by absolute path",
+         with_map(json{{"a", "/etc/passwd"}}),
+         M,
+         {kIndex, "not a file in the model folder"}},
         {"the parent folder as a shard", with_map(json{{"a", ".."}}), M, {kIndex, "not a file in the model folder"}},
     };
 }
@@ -241,7 +292,8 @@ TEST_CASE("each broken shard index fails with its own message naming the index, 
             const auto e = glm4v::test::error_from([&] { Checkpoint::open(dir.path().string()); });
             INFO(e.what());
             CHECK(e.kind() == broken.kind);
-            for (const std::string& phrase : broken.says) CHECK_THAT(e.what(), Catch::Contains(phrase));
+            for (const std::string& phrase : broken.says)
+                CHECK_THAT(e.what(), Catch::Contains(phrase));
         }
     }
 }

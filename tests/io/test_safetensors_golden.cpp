@@ -40,7 +40,8 @@ TEST_CASE("every tensor of every golden checkpoint matches what the safetensors 
         CHECK(ck.files().size() == std::set<std::string>(ck.files().begin(), ck.files().end()).size());
 
         std::set<std::string> expected_names;
-        for (auto it = expected.begin(); it != expected.end(); ++it) expected_names.insert(it.key());
+        for (auto it = expected.begin(); it != expected.end(); ++it)
+            expected_names.insert(it.key());
         const std::vector<std::string> names = ck.names();
         CHECK(std::set<std::string>(names.begin(), names.end()) == expected_names);
 

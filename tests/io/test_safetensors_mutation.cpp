@@ -25,27 +25,27 @@ namespace {
 // check in the parser.
 std::string base_file() {
     const json header = {
-        {"__metadata__", {{"format", "pt"}}},
-        {"a", tensor_entry("BF16", {2, 3}, 0, 12)},
-        {"b", tensor_entry("I64", {2}, 16, 32)},
-        {"e", tensor_entry("F32", {0, 4}, 32, 32)},
-        {"s", tensor_entry("F64", {}, 32, 40)},
-        {"u", tensor_entry("U8", {5}, 40, 45)},
+        {"__metadata__", {{"format", "pt"}}},     {"a", tensor_entry("BF16", {2, 3}, 0, 12)},
+        {"b", tensor_entry("I64", {2}, 16, 32)},  {"e", tensor_entry("F32", {0, 4}, 32, 32)},
+        {"s", tensor_entry("F64", {}, 32, 40)},   {"u", tensor_entry("U8", {5}, 40, 45)},
         {"z", tensor_entry("BOOL", {3}, 45, 48)},
     };
     std::string data(48, '\0');
-    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 37 + 11);
+    for (std::size_t i = 0; i < data.size(); ++i)
+        data[i] = static_cast<char>(i * 37 + 11);
     return safetensors_bytes(header, data);
 }
 
 std::uint64_t header_length(const std::string& bytes) {
     std::uint64_t n = 0;
-    for (int i = 7; i >= 0 && bytes.size() >= 8; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+    for (int i = 7; i >= 0 && bytes.size() >= 8; --i)
+        n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
     return n;
 }
 
 void set_header_length(std::string& bytes, std::uint64_t n) {
-    for (int i = 0; i < 8; ++i, n >>= 8) bytes[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xff);
+    for (int i = 0; i < 8; ++i, n >>= 8)
+        bytes[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xff);
 }
 
 class Mutator {
@@ -54,7 +54,8 @@ public:
 
     std::string mutate(std::string bytes) {
         const int edits = 1 + static_cast<int>(below(3));
-        for (int i = 0; i < edits && bytes.size() > 8; ++i) edit(bytes);
+        for (int i = 0; i < edits && bytes.size() > 8; ++i)
+            edit(bytes);
         return bytes;
     }
 
@@ -70,7 +71,9 @@ private:
     void edit(std::string& bytes) {
         static const std::string kJsonChars = "{}[]\",:-.e0123456789 ";
         switch (below(6)) {
-        case 0: bytes[position(bytes)] ^= static_cast<char>(1u << below(8)); break;
+        case 0:
+            bytes[position(bytes)] ^= static_cast<char>(1u << below(8));
+            break;
         case 1: { // another digit: offsets and dimensions that still parse
             std::vector<std::size_t> digits;
             for (std::size_t i = 8; i < bytes.size() && i < 8 + header_length(bytes); ++i)
@@ -78,8 +81,12 @@ private:
             if (!digits.empty()) bytes[digits[below(digits.size())]] = static_cast<char>('0' + below(10));
             break;
         }
-        case 2: bytes.resize(below(bytes.size())); break;
-        case 3: bytes[position(bytes)] = kJsonChars[below(kJsonChars.size())]; break;
+        case 2:
+            bytes.resize(below(bytes.size()));
+            break;
+        case 3:
+            bytes[position(bytes)] = kJsonChars[below(kJsonChars.size())];
+            break;
         case 4: { // a length prefix a little off, or anything at all
             const std::uint64_t n = header_length(bytes);
             set_header_length(bytes, below(2) ? n + below(33) - 16 : static_cast<std::uint64_t>(rng_()));
@@ -115,12 +122,14 @@ void check_tensors_inside(const SafetensorsFile& st, std::uint64_t header_len) {
         REQUIRE(t.data + t.nbytes <= begin + t.file->size());
         REQUIRE(static_cast<std::uint64_t>(t.numel()) * glm4v::engine::io::dtype_size(t.dtype) == t.nbytes);
         unsigned sum = 0;
-        for (std::size_t i = 0; i < t.nbytes; ++i) sum += t.data[i];
+        for (std::size_t i = 0; i < t.nbytes; ++i)
+            sum += t.data[i];
         (void)sum;
         if (t.nbytes) nonempty.push_back(&t);
     }
     std::sort(nonempty.begin(), nonempty.end(), [](auto* x, auto* y) { return x->data < y->data; });
-    for (std::size_t i = 1; i < nonempty.size(); ++i) REQUIRE(nonempty[i - 1]->data + nonempty[i - 1]->nbytes <= nonempty[i]->data);
+    for (std::size_t i = 1; i < nonempty.size(); ++i)
+        REQUIRE(nonempty[i - 1]->data + nonempty[i - 1]->nbytes <= nonempty[i]->data);
 }
 } // namespace
 
@@ -160,10 +169,10 @@ TEST_CASE("mutated shard indexes open cleanly or fail with an engine error", "[i
                             safetensors_bytes(json{{"a", tensor_entry("F32", {2}, 0, 8)}}, std::string(8, '\1')));
     glm4v::test::write_file(dir / "model-00002-of-00002.safetensors",
                             safetensors_bytes(json{{"b", tensor_entry("U8", {3}, 0, 3)}}, std::string(3, '\2')));
-    const std::string base = json{{"metadata", {{"total_size", 11}}},
-                                  {"weight_map", {{"a", "model-00001-of-00002.safetensors"},
-                                                  {"b", "model-00002-of-00002.safetensors"}}}}
-                                 .dump();
+    const std::string base =
+        json{{"metadata", {{"total_size", 11}}},
+             {"weight_map", {{"a", "model-00001-of-00002.safetensors"}, {"b", "model-00002-of-00002.safetensors"}}}}
+            .dump();
     std::mt19937_64 rng(0x1d3e);
     const std::string kChars = "{}[]\",:./0123456789ab ";
     int opened = 0, refused = 0;
@@ -173,9 +182,15 @@ TEST_CASE("mutated shard indexes open cleanly or fail with an engine error", "[i
         for (int i = 0; i < edits && !text.empty(); ++i) {
             const std::size_t at = rng() % text.size();
             switch (rng() % 3) {
-            case 0: text[at] = kChars[rng() % kChars.size()]; break;
-            case 1: text.erase(at, 1); break;
-            case 2: text.resize(at); break;
+            case 0:
+                text[at] = kChars[rng() % kChars.size()];
+                break;
+            case 1:
+                text.erase(at, 1);
+                break;
+            case 2:
+                text.resize(at);
+                break;
             }
         }
         const fs::path index = dir / ("index-" + std::to_string(iteration) + ".json");
