@@ -45,18 +45,20 @@ template <> struct CodePairs<false> {
     __device__ float2 get(unsigned byte) const { return Act<__nv_bfloat16>::pair(pair[byte]); }
 };
 
+// kRows is the capacity (1, 2, 4 or 8) and `rows` <= kRows the rows of x actually there: four instantiations
+// instead of eight keep nvcc's time down, and the skipped rows cost one uniform branch.
 template <typename T, int kRows, bool kExactCodes, bool kSmemX>
 __global__ void __launch_bounds__(kThreads)
-    nf4_gemv_kernel(const T* __restrict__ x, const uint4* __restrict__ packed, const float* __restrict__ absmax,
-                    const T* __restrict__ bias, T* __restrict__ y, std::int64_t out_features, std::int64_t in_features,
-                    int blocksize_shift, Nf4CodeArg code) {
-    extern __shared__ uint4 x_shared[]; // kSmemX: [kRows * vecs] chunks of kChunkStride uint4
+    nf4_gemv_kernel(const T* __restrict__ x, int rows, const uint4* __restrict__ packed,
+                    const float* __restrict__ absmax, const T* __restrict__ bias, T* __restrict__ y,
+                    std::int64_t out_features, std::int64_t in_features, int blocksize_shift, Nf4CodeArg code) {
+    extern __shared__ uint4 x_shared[]; // kSmemX: [rows * vecs] chunks of kChunkStride uint4
     __shared__ CodePairs<kExactCodes> lut;
     for (int i = threadIdx.x; i < 256; i += blockDim.x) lut.fill(code, i);
     const std::int64_t vecs = in_features / 32; // 16-byte weight vectors (and 64-byte x chunks) in a row
     if constexpr (kSmemX) {
         const uint4* xg = reinterpret_cast<const uint4*>(x);
-        for (std::int64_t i = threadIdx.x; i < kRows * vecs * 4; i += blockDim.x)
+        for (std::int64_t i = threadIdx.x; i < rows * vecs * 4; i += blockDim.x)
             x_shared[(i >> 2) * kChunkStride + (i & 3)] = __ldg(xg + i);
     }
     __syncthreads();
@@ -100,6 +102,7 @@ __global__ void __launch_bounds__(kThreads)
                 }
 #pragma unroll
                 for (int m = 0; m < kRows; ++m) {
+                    if (m >= rows) break;
                     float s = 0.0f;
 #pragma unroll
                     for (int t = 0; t < 4; ++t) {
@@ -126,7 +129,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
             for (int offset = 16; offset > 0; offset >>= 1) acc[m] += __shfl_xor_sync(0xFFFFFFFFu, acc[m], offset);
         }
-        if (lane < kRows) {
+        if (lane < rows) {
             float r = 0.0f;
 #pragma unroll
             for (int m = 0; m < kRows; ++m)
@@ -138,9 +141,9 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <typename T, int kRows, bool kExactCodes, bool kSmemX>
-void launch_kernel(const T* x, const Nf4DeviceWeight& w, const T* bias, T* y, cudaStream_t stream) {
+void launch_kernel(const T* x, int rows, const Nf4DeviceWeight& w, const T* bias, T* y, cudaStream_t stream) {
     const auto kernel = nf4_gemv_kernel<T, kRows, kExactCodes, kSmemX>;
-    const std::size_t smem = kSmemX ? static_cast<std::size_t>(kRows * (w.in_features / 32) * kChunkStride * 16) : 0;
+    const std::size_t smem = kSmemX ? static_cast<std::size_t>(rows * (w.in_features / 32) * kChunkStride * 16) : 0;
     if (smem > 48 * 1024)
         GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                               static_cast<int>(smem)));
@@ -152,17 +155,17 @@ void launch_kernel(const T* x, const Nf4DeviceWeight& w, const T* bias, T* y, cu
     const std::int64_t wanted = (w.out_features + kWarpsPerBlock - 1) / kWarpsPerBlock;
     const auto blocks =
         static_cast<unsigned>(std::min<std::int64_t>(wanted, std::int64_t{sms} * std::max(per_sm, 1)));
-    kernel<<<blocks, kThreads, smem, stream>>>(x, reinterpret_cast<const uint4*>(w.packed), w.absmax, bias, y,
+    kernel<<<blocks, kThreads, smem, stream>>>(x, rows, reinterpret_cast<const uint4*>(w.packed), w.absmax, bias, y,
                                                w.out_features, w.in_features, log2_exact(w.blocksize), nf4_code_arg());
     GLM4V_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T, int kRows, bool kExactCodes>
-void launch_staged(const T* x, const Nf4DeviceWeight& w, const T* bias, T* y, cudaStream_t stream) {
-    if (kRows * (w.in_features / 32) * kChunkStride * 16 <= kSmemXLimit)
-        launch_kernel<T, kRows, kExactCodes, true>(x, w, bias, y, stream);
+void launch_staged(const T* x, int rows, const Nf4DeviceWeight& w, const T* bias, T* y, cudaStream_t stream) {
+    if (rows * (w.in_features / 32) * kChunkStride * 16 <= kSmemXLimit)
+        launch_kernel<T, kRows, kExactCodes, true>(x, rows, w, bias, y, stream);
     else
-        launch_kernel<T, kRows, kExactCodes, false>(x, w, bias, y, stream);
+        launch_kernel<T, kRows, kExactCodes, false>(x, rows, w, bias, y, stream);
 }
 
 template <typename T, bool kExactCodes>
@@ -170,23 +173,16 @@ void launch_rows(const void* x, int rows, const Nf4DeviceWeight& w, const void* 
     const auto* xt = static_cast<const T*>(x);
     const auto* bt = static_cast<const T*>(bias);
     auto* yt = static_cast<T*>(y);
-#define GLM4V_NF4_GEMV_ROWS(R)                                                                                         \
-    case R:                                                                                                            \
-        launch_staged<T, R, kExactCodes>(xt, w, bt, yt, stream);                                                       \
-        break;
-    switch (rows) {
-        GLM4V_NF4_GEMV_ROWS(1)
-        GLM4V_NF4_GEMV_ROWS(2)
-        GLM4V_NF4_GEMV_ROWS(3)
-        GLM4V_NF4_GEMV_ROWS(4)
-        GLM4V_NF4_GEMV_ROWS(5)
-        GLM4V_NF4_GEMV_ROWS(6)
-        GLM4V_NF4_GEMV_ROWS(7)
-        GLM4V_NF4_GEMV_ROWS(8)
-    default:
-        GLM4V_FAIL(ErrorKind::InvalidInput) << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << rows;
-    }
-#undef GLM4V_NF4_GEMV_ROWS
+    GLM4V_CHECK(rows >= 1 && rows <= kNf4GemvMaxRows, ErrorKind::InvalidInput)
+        << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << rows;
+    if (rows == 1)
+        launch_staged<T, 1, kExactCodes>(xt, rows, w, bt, yt, stream);
+    else if (rows == 2)
+        launch_staged<T, 2, kExactCodes>(xt, rows, w, bt, yt, stream);
+    else if (rows <= 4)
+        launch_staged<T, 4, kExactCodes>(xt, rows, w, bt, yt, stream);
+    else
+        launch_staged<T, 8, kExactCodes>(xt, rows, w, bt, yt, stream);
 }
 
 void check_geometry(int rows, const Nf4DeviceWeight& w) {

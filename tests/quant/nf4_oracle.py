@@ -11,6 +11,10 @@ Everything runs on bitsandbytes' CPU path.
 import os
 import sys
 
+# bitsandbytes wraps its pure-torch fallbacks (odd shapes) in torch.compile; eager runs the same fp32 arithmetic
+# and spares CI an Inductor compile per shape.
+os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
+
 import numpy as np
 import torch
 import bitsandbytes
