@@ -25,7 +25,8 @@ packages=(
     build-essential cmake ninja-build ccache pkg-config git
     python3 python3-venv python3-dev
     libpcre2-dev nlohmann-json3-dev libsentencepiece-dev libcli11-dev catch2
-    libopencv-dev libsqlite3-dev libssl-dev
+    libopencv-dev libsqlite3-dev libssl-dev zlib1g-dev
+    clang-14 libclang-rt-14-dev
     libimgui-dev libglfw3-dev libmd4c-dev libfreetype-dev fonts-noto-cjk
     xvfb xauth
 )

@@ -80,7 +80,11 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
     const auto start = Clock::now();
     GLM4V_CHECK(!is_blank(question), ErrorKind::InvalidInput) << "the question is empty";
     validate(options);
-    cancel_requested_ = false;
+    // A cancel() that arrives before or during this call stops this reply, and only this one.
+    struct ClearCancel {
+        std::atomic<bool>& flag;
+        ~ClearCancel() { flag = false; }
+    } clear_cancel{cancel_requested_};
     c10::InferenceMode inference;
     State& s = *state_;
     const model::Glm4v& m = *model_;
@@ -137,8 +141,6 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
             << " tokens are used and the question needs " << rows + 1 << " more; start a new conversation";
     }
 
-    Reply reply;
-    reply.stats.prompt_tokens = rows;
     auto feed = [&](const torch::Tensor& rows_x, const torch::Tensor& rows_pos, bool all_logits) {
         const auto hidden = model::language_forward(m.language(), lm, rows_x, rows_pos, s.cache);
         if (all_logits && s.observer) {
@@ -150,6 +152,13 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
         if (s.observer) s.observer(logits.unsqueeze(0));
         return logits;
     };
+    Reply reply;
+    reply.stats.prompt_tokens = rows;
+    if (cancel_requested_) {
+        s.started = started_before;
+        reply.finish = FinishReason::Cancelled;
+        return reply;
+    }
     torch::Tensor logits;
     try {
         logits = feed(x, positions, true);
