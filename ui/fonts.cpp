@@ -17,11 +17,10 @@
 namespace glm4v::ui {
 namespace {
 
-// Always in the atlas: Latin, punctuation, arrows, maths, box drawing, shapes, CJK punctuation,
-// full-width forms. Everything else arrives through fonts_note_text.
+// Always in the atlas: Latin, general and CJK punctuation, the replacement character. Everything else
+// arrives through fonts_note_text; a small base keeps each new atlas quick to upload.
 const ImWchar kBaseRanges[] = {
-    0x0020, 0x017F, 0x2000, 0x206F, 0x2190, 0x21FF, 0x2200, 0x22FF, 0x2500, 0x25FF,
-    0x3000, 0x303F, 0xFF00, 0xFFEF, 0xFFFD, 0xFFFD, 0,
+    0x0020, 0x017F, 0x2000, 0x206F, 0x3000, 0x303F, 0xFFFD, 0xFFFD, 0,
 };
 
 struct FaceFile {
@@ -125,6 +124,8 @@ public:
             unsigned char* pixels = nullptr;
             int width = 0, height = 0;
             finished->atlas->GetTexDataAsRGBA32(&pixels, &width, &height);
+            // RGBA like every other texture here: software GL (llvmpipe) compiles a shader variant per
+            // texture format on first use, which would stall the first frame after a swap.
             GLuint texture = 0;
             glGenTextures(1, &texture);
             glBindTexture(GL_TEXTURE_2D, texture);
@@ -248,7 +249,7 @@ private:
             }
             unsigned char* pixels = nullptr;
             int width = 0, height = 0;
-            atlas.GetTexDataAsRGBA32(&pixels, &width, &height); // converted here, not on the UI thread
+            atlas.GetTexDataAsRGBA32(&pixels, &width, &height); // rasterized and converted here, not on the UI thread
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 finished_ = std::move(built);

@@ -89,7 +89,9 @@ void draw_root(const AppView& view, UiLocal& local, UiActions& actions) {
     ImGui::SetNextWindowSize(vp->WorkSize);
     ImGui::Begin("glm4v-desktop", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
-                     ImGuiWindowFlags_NoBringToFrontOnFocus);
+                     ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoBackground);
+    // No background: the frame is cleared to WindowBg already, and with software GL (llvmpipe) every
+    // full-window fill is a measurable part of the frame.
     draw_top_bar(view, local, actions);
     ImGui::Separator();
 

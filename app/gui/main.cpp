@@ -202,14 +202,17 @@ int main(int argc, char** argv) {
                 settle_frames = 2;
             }
             const auto frame_start = std::chrono::steady_clock::now();
-            glm4v::ui::fonts_update_between_frames();
+            const bool fonts_changed = glm4v::ui::fonts_update_between_frames();
+            const auto t_fonts = std::chrono::steady_clock::now();
             gui.begin_frame();
+            const auto t_events = std::chrono::steady_clock::now();
             if (script) script->before_frame(gui);
             ImGui_ImplOpenGL3_NewFrame();
             ImGui_ImplGlfw_NewFrame();
             ImGui::NewFrame();
             gui.draw();
             ImGui::Render();
+            const auto t_draw = std::chrono::steady_clock::now();
             int fb_w = 0, fb_h = 0;
             glfwGetFramebufferSize(window, &fb_w, &fb_h);
             glViewport(0, 0, fb_w, fb_h);
@@ -223,6 +226,12 @@ int main(int argc, char** argv) {
                 glFinish(); // count the GPU's share of the frame too
                 const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frame_start).count();
                 script->note_frame(ms, gui.view().chat.generating);
+                if (ms > 50) {
+                    auto since = [&](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+                    engine::log_warn("gui: slow frame ", ms, gui.view().chat.generating ? " ms (streaming): fonts " : " ms: fonts ", since(frame_start, t_fonts),
+                                     fonts_changed ? " (new atlas)" : "", ", events ", since(t_fonts, t_events), ", layout ",
+                                     since(t_events, t_draw), ", render and present ", since(t_draw, std::chrono::steady_clock::now()));
+                }
                 if (script->finished()) glfwSetWindowShouldClose(window, GLFW_TRUE);
             }
         }

@@ -107,6 +107,8 @@ void Script::before_frame(GuiApp& app) {
             if (view.model.phase == ui::ModelPhase::Missing || view.model.phase == ui::ModelPhase::Failed)
                 return fail("no model: " + view.model.error);
             if (view.model.phase != ui::ModelPhase::Ready || view.chat.conversation_id == 0 || view.chat.generating) return;
+            // Start-up finished: the first real font atlas is in (a user's first question comes later).
+            if (ui::fonts().regular == ui::fonts().heading || ui::fonts_pending()) return;
             base_replies_ = c.replies_done;
             base_failures_ = c.failures;
             app.ask(step["ask"].get<std::string>());

@@ -3,6 +3,7 @@
 #include <GL/gl.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace glm4v::app::gui {
 
@@ -24,6 +25,15 @@ std::uint64_t texture_from_rgb(const engine::RgbImage& image) {
                             &small.pixels[(static_cast<std::size_t>(y) * small.width + x) * 3]);
         return texture_from_rgb(small);
     }
+    // RGBA, the font atlas's format: software GL compiles a shader variant per texture format on first
+    // use, and one format means one variant, compiled at start-up.
+    std::vector<std::uint8_t> rgba(static_cast<std::size_t>(image.width) * image.height * 4);
+    for (std::size_t i = 0, n = static_cast<std::size_t>(image.width) * image.height; i < n; ++i) {
+        rgba[i * 4 + 0] = image.pixels[i * 3 + 0];
+        rgba[i * 4 + 1] = image.pixels[i * 3 + 1];
+        rgba[i * 4 + 2] = image.pixels[i * 3 + 2];
+        rgba[i * 4 + 3] = 255;
+    }
     GLuint texture = 0;
     glGenTextures(1, &texture);
     glBindTexture(GL_TEXTURE_2D, texture);
@@ -31,10 +41,8 @@ std::uint64_t texture_from_rgb(const engine::RgbImage& image) {
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
-    glPixelStorei(GL_UNPACK_ALIGNMENT, 1); // rows of width * 3 bytes, unpadded
     glPixelStorei(GL_UNPACK_ROW_LENGTH, 0);
-    glTexImage2D(GL_TEXTURE_2D, 0, GL_RGB, image.width, image.height, 0, GL_RGB, GL_UNSIGNED_BYTE, image.pixels.data());
-    glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA, image.width, image.height, 0, GL_RGBA, GL_UNSIGNED_BYTE, rgba.data());
     return texture;
 }
 
