@@ -154,8 +154,13 @@ struct HistoryStore::Impl {
         return db.last_insert_rowid();
     }
 
+    // The conversation just used becomes strictly the newest, even within one millisecond of another.
     void touch_conversation(std::int64_t id, std::int64_t when) {
-        db.prepare("UPDATE conversations SET updated_ms = ? WHERE id = ?").bind(1, when).bind(2, id).run();
+        db.prepare("UPDATE conversations SET updated_ms = MAX(?, (SELECT MAX(updated_ms) + 1 FROM conversations)) "
+                   "WHERE id = ?")
+            .bind(1, when)
+            .bind(2, id)
+            .run();
     }
 
     mutable sqlite::Database db;

@@ -549,9 +549,10 @@ void Worker::open_image(const Command& command) {
     Event opened{EventKind::ImageOpened, id};
     opened.image = in.image;
     opened.image_info = info;
-    push(std::move(opened));
+    // Queued before the event goes out, so an Ask sent on seeing the event runs after it.
     auto image = std::make_shared<engine::RgbImage>(std::move(in.image));
     post(engine_lane_, [this, id, image, sha] { start_conversation(id, std::move(*image), sha, {}); });
+    push(std::move(opened));
 }
 
 void Worker::list_history(const std::string& query) {
@@ -621,10 +622,11 @@ void Worker::reopen(std::int64_t conversation_id) {
         }
     }
     auto image = std::make_shared<engine::RgbImage>(loaded.image);
-    push(std::move(loaded));
+    // Queued before the event goes out, so an Ask sent on seeing the event runs after it.
     post(engine_lane_, [this, conversation_id, image, sha, turns]() mutable {
         start_conversation(conversation_id, std::move(*image), sha, std::move(turns));
     });
+    push(std::move(loaded));
 }
 
 void Worker::finish_pending_delete() {
