@@ -213,7 +213,8 @@ private:
             built->atlas = std::make_unique<ImFontAtlas>();
             ImFontAtlas& atlas = *built->atlas;
             atlas.FontBuilderIO = ImGuiFreeType::GetBuilderForFreeType();
-            atlas.Flags |= ImFontAtlasFlags_NoPowerOfTwoHeight;
+            // Power-of-two sides, always: llvmpipe keys its compiled shader variants on whether a texture's
+            // sides are powers of two, so an atlas that flipped between the two cost a 120 ms frame mid-reply.
             atlas.TexDesiredWidth = chars.size() > 2000 ? 4096 : 2048;
             ImFontGlyphRangesBuilder ranges;
             ranges.AddRanges(kBaseRanges);
