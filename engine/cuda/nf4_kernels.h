@@ -33,4 +33,8 @@ void launch_nf4_gemv_fp16(const void* x, int rows, const Nf4DeviceWeight& w, con
 void launch_nf4_dequant_bf16(const Nf4DeviceWeight& w, void* out, cudaStream_t stream);
 void launch_nf4_dequant_fp16(const Nf4DeviceWeight& w, void* out, cudaStream_t stream);
 
+// packed[(n + 1) / 2] and absmax[ceil(n / blocksize)] of x[0, n) in fp32: bit-identical to quant::nf4_quantize.
+void launch_nf4_quantize(const float* x, std::int64_t n, std::int64_t blocksize, std::uint8_t* packed, float* absmax,
+                         cudaStream_t stream);
+
 } // namespace glm4v::engine::cuda

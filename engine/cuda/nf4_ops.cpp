@@ -83,4 +83,26 @@ torch::Tensor nf4_dequantize(const quant::Nf4Weight& w, torch::ScalarType dtype)
     return out;
 }
 
+quant::Nf4Weight nf4_quantize(const torch::Tensor& weight, std::int64_t blocksize) {
+    GLM4V_CHECK(weight.dim() == 2 && weight.is_cuda(), ErrorKind::InvalidInput)
+        << "cuda::nf4_quantize takes a 2-D CUDA weight, got " << weight.sizes() << " on " << weight.device();
+    const auto dtype = weight.scalar_type();
+    GLM4V_CHECK(dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kFloat16,
+                ErrorKind::InvalidInput)
+        << "cuda::nf4_quantize takes fp32, bf16 or fp16, got " << dtype;
+    const c10::cuda::CUDAGuard guard(weight.device());
+    const torch::Tensor x = weight.to(torch::kFloat32).contiguous(); // bnb quantizes the fp32 value
+    quant::Nf4Weight w;
+    w.blocksize = blocksize;
+    w.out_features = weight.size(0);
+    w.in_features = weight.size(1);
+    w.dtype = dtype;
+    const auto bytes = torch::TensorOptions().dtype(torch::kUInt8).device(weight.device());
+    w.packed = torch::empty({(w.numel() + 1) / 2}, bytes);
+    w.absmax = torch::empty({w.blocks()}, bytes.dtype(torch::kFloat32));
+    launch_nf4_quantize(x.data_ptr<float>(), w.numel(), blocksize, w.packed.data_ptr<std::uint8_t>(),
+                        w.absmax.data_ptr<float>(), current_stream(weight.device()));
+    return w;
+}
+
 } // namespace glm4v::engine::cuda

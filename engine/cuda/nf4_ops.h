@@ -21,4 +21,8 @@ torch::Tensor nf4_gemv(const torch::Tensor& x, const quant::Nf4Weight& w, const 
 // W as a [out, in] tensor of dtype (bf16 or fp16) on the weight's device; bit-identical to quant::nf4_dequantize.
 torch::Tensor nf4_dequantize(const quant::Nf4Weight& w, torch::ScalarType dtype);
 
+// weight [out, in] (fp32, bf16 or fp16, on a CUDA device) quantized there, with fp32 absmax: bit-identical to
+// quant::nf4_quantize without double quantization. On the current stream.
+quant::Nf4Weight nf4_quantize(const torch::Tensor& weight, std::int64_t blocksize = quant::kNf4DefaultBlocksize);
+
 } // namespace glm4v::engine::cuda

@@ -146,6 +146,42 @@ TEST_CASE("the NF4 dequantize kernel is bit-identical to the CPU reference on ev
     }
 }
 
+TEST_CASE("the NF4 quantize kernel is bit-identical to the CPU reference", "[cuda][nf4][quantize]") {
+    torch::manual_seed(14);
+    const torch::Device cuda(torch::kCUDA);
+    struct Case {
+        const char* name;
+        std::int64_t out, in, blocksize;
+        torch::ScalarType dtype;
+    };
+    // Model shapes in the checkpoints' dtypes, plus a short tail block and an odd element count (bnb's special
+    // cases: division instead of a reciprocal, clamped absmax, the pad nibble), and an all-zero block.
+    const Case cases[] = {{"language qkv", 4608, 4096, 64, torch::kBFloat16},
+                          {"vision fc2", 1792, 15360, 64, torch::kBFloat16},
+                          {"language 4h_to_h", 4096, 13696, 64, torch::kFloat16},
+                          {"projector", 1024, 4096, 128, torch::kFloat32},
+                          {"tail block", 7, 100, 64, torch::kFloat32},
+                          {"odd count", 3, 33, 32, torch::kFloat32}};
+    for (const Case& c : cases) {
+        INFO(c.name << " [" << c.out << "x" << c.in << "] blocksize " << c.blocksize << " " << c.dtype);
+        torch::Tensor w = (torch::randn({c.out, c.in}) * 0.02).to(c.dtype);
+        if (c.out * c.in >= 128) w.view(-1).narrow(0, 0, 64).zero_(); // a block of zeros: absmax 0, every code 7
+        const quant::Nf4Weight want = quant::nf4_quantize(w, c.blocksize);
+        const quant::Nf4Weight got = kernels::nf4_quantize(w.to(cuda), c.blocksize);
+        REQUIRE(got.packed.sizes() == want.packed.sizes());
+        REQUIRE(got.absmax.sizes() == want.absmax.sizes());
+        const std::int64_t bytes_differ = got.packed.cpu().ne(want.packed).sum().item<std::int64_t>();
+        const std::int64_t scales_differ =
+            got.absmax.cpu().view(torch::kInt32).ne(want.absmax.view(torch::kInt32)).sum().item<std::int64_t>();
+        std::printf("  quantize %-40s %lld of %lld bytes, %lld of %lld scales differ\n", c.name,
+                    static_cast<long long>(bytes_differ), static_cast<long long>(want.packed.numel()),
+                    static_cast<long long>(scales_differ), static_cast<long long>(want.absmax.numel()));
+        CHECK(bytes_differ == 0);
+        CHECK(scales_differ == 0);
+        CHECK(got.dtype == c.dtype);
+    }
+}
+
 TEST_CASE("an NF4 linear on CUDA takes the GEMV for few rows and dequant plus matmul for many", "[cuda][nf4][linear]") {
     torch::manual_seed(13);
     const torch::Device cuda(torch::kCUDA);
