@@ -12,6 +12,9 @@ struct GoldenCheckOptions {
     std::string case_dir;
     std::string device = "cpu"; // cpu or cuda
     std::string dtype = "f32";  // f32, bf16 or f16
+    // "none": dense weights, checked against the golden reference outputs. "nf4": NF4 weights, checked
+    // against the same NF4 weights computed in fp32 on the CPU (and the distance to the golden outputs shown).
+    std::string quant = "none";
 };
 
 struct GoldenCheck {

@@ -26,11 +26,13 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     bool verbose = false;
     app.add_flag("-v,--verbose", verbose, "Print debug messages");
+    glm4v::app::cli::add_check_golden_command(app);
+    glm4v::app::cli::add_tokenize_command(app);
+#ifndef GLM4V_ENGINE_ONLY
     glm4v::app::cli::add_ask_command(app);
     glm4v::app::cli::add_chat_command(app);
-    glm4v::app::cli::add_check_golden_command(app);
     glm4v::app::cli::add_history_command(app);
-    glm4v::app::cli::add_tokenize_command(app);
+#endif
 
     engine::set_log_sink([&verbose](engine::LogLevel level, const std::string& message) {
         if (level < engine::LogLevel::Warn && !verbose) return;

@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     for (std::int64_t b = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32; b < quant_blocks;
          b += warps) {
         const std::int64_t start = b * blocksize;
-        const int len = static_cast<int>(min<std::int64_t>(blocksize, n - start));
+        const int len = static_cast<int>(n - start < blocksize ? n - start : std::int64_t{blocksize});
         float amax = 0.0f;
         for (int i = lane; i < len; i += 32) amax = fmaxf(amax, fabsf(x[start + i]));
 #pragma unroll

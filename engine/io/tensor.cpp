@@ -20,6 +20,13 @@ torch::ScalarType to_scalar_type(DType dtype) {
     GLM4V_FAIL(ErrorKind::Unsupported) << "dtype " << dtype_name(dtype);
 }
 
+DType from_scalar_type(torch::ScalarType type) {
+    for (const DType d : {DType::Bool, DType::U8, DType::I8, DType::I16, DType::I32, DType::I64, DType::F16, DType::BF16,
+                          DType::F32, DType::F64})
+        if (to_scalar_type(d) == type) return d;
+    GLM4V_FAIL(ErrorKind::Unsupported) << "safetensors has no dtype for " << type;
+}
+
 torch::Tensor to_tensor(const TensorInfo& info) {
     const auto options = torch::TensorOptions().dtype(to_scalar_type(info.dtype));
     std::vector<std::int64_t> shape(info.shape.begin(), info.shape.end());

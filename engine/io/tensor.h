@@ -8,6 +8,7 @@
 namespace glm4v::engine::io {
 
 torch::ScalarType to_scalar_type(DType dtype);
+DType from_scalar_type(torch::ScalarType type);
 
 // A CPU tensor viewing the mapped bytes; it keeps the mapping alive. A tensor whose offset in the file
 // is not aligned to its element size is copied instead, since kernels may assume alignment.

@@ -2,11 +2,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "engine/error.h"
 #include "engine/io/safetensors.h"
 #include "engine/log.h"
+#include "engine/model/quant_cache.h"
 #include "engine/model/weights.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -20,15 +22,43 @@ std::uint64_t fnv1a(std::uint64_t h, const std::string& bytes) {
 }
 
 std::string make_fingerprint(const std::string& config_path, const io::Checkpoint& ck, torch::ScalarType dtype,
-                             const torch::Device& device) {
+                             const torch::Device& device, WeightFormat format) {
     std::ostringstream key;
     std::ifstream config(config_path, std::ios::binary);
     key << config.rdbuf();
     for (const auto& file : ck.files()) key << '|' << fs::path(file).filename().string() << ':' << fs::file_size(file);
     key << '|' << c10::toString(dtype) << '|' << (device.is_cuda() ? "cuda" : "cpu");
+    if (format == WeightFormat::Nf4) key << "|nf4";
     std::ostringstream hex;
     hex << std::hex << fnv1a(1469598103934665603ull, key.str());
     return hex.str();
+}
+
+// Tensors a load places one by one: bitsandbytes' side tensors (absmax, quant_map, ...) go with their weight.
+std::size_t placed_tensor_count(const io::Checkpoint& ck) {
+    std::size_t n = 0;
+    for (const std::string& name : ck.names())
+        if (name.find(".weight.") == std::string::npos) ++n;
+    return std::max<std::size_t>(n, 1);
+}
+
+bool stored_in_4bit(const io::Checkpoint& ck) {
+    for (const std::string& name : ck.names())
+        if (name.find(".quant_state.bitsandbytes__") != std::string::npos) return true;
+    return false;
+}
+
+// The quantized cache for this source, when it exists and opens; a damaged one is removed (and rewritten).
+std::optional<io::Checkpoint> open_quant_cache(const std::string& path) {
+    if (!fs::exists(path)) return std::nullopt;
+    try {
+        return io::Checkpoint::open(path);
+    } catch (const Error& e) {
+        log_warn("Glm4v::load: removing the damaged quantized cache ", path, ": ", e.what());
+        std::error_code ec;
+        fs::remove(path, ec);
+        return std::nullopt;
+    }
 }
 } // namespace
 
@@ -47,20 +77,67 @@ std::shared_ptr<const Glm4v> Glm4v::load(const std::string& dir, const LoadOptio
     m->dtype_ = options.dtype.value_or(default_dtype(m->device_));
 
     const io::Checkpoint checkpoint = io::Checkpoint::open(dir);
-    const double total = static_cast<double>(checkpoint.names().size());
-    std::size_t placed = 0;
-    WeightPlacement place;
-    place.checkpoint = &checkpoint;
-    place.device = m->device_;
-    place.dtype = m->dtype_;
-    place.on_tensor = [&](const std::string& name) {
-        ++placed;
-        if (progress) progress(placed / total, name);
+    const bool stored_4bit = stored_in_4bit(checkpoint);
+    m->weight_format_ = stored_4bit ? WeightFormat::Nf4
+                                    : options.weights.value_or(m->device_.is_cuda() ? WeightFormat::Nf4 : WeightFormat::Dense);
+    const bool nf4 = m->weight_format_ == WeightFormat::Nf4;
+    const std::string cache_path =
+        nf4 && !stored_4bit && !options.cache_dir.empty() ? quant_cache_path(options.cache_dir, dir, checkpoint) : "";
+    std::optional<io::Checkpoint> cached = cache_path.empty() ? std::nullopt : open_quant_cache(cache_path);
+    log_info("Glm4v::load: ", dir, " on ", m->device_.str(), " in ", c10::toString(m->dtype_), nf4 ? ", NF4" : "",
+             cached ? " from " + cache_path : std::string());
+
+    // Loading maps to [0, share] of the progress bar; writing a new cache file takes the rest.
+    const bool write_cache = !cache_path.empty() && !cached;
+    const double share = write_cache ? 0.8 : 1.0;
+    const auto load_from = [&](const io::Checkpoint& ck, WeightRecord* record) {
+        const double total = static_cast<double>(placed_tensor_count(ck));
+        std::size_t placed = 0;
+        const CheckpointSource source(ck);
+        WeightPlacement place;
+        place.source = &source;
+        place.device = m->device_;
+        place.dtype = m->dtype_;
+        place.quantize_nf4 = nf4;
+        place.embeddings_on_host = nf4 && m->device_.is_cuda();
+        place.record = record;
+        place.on_tensor = [&](const std::string& name) {
+            ++placed;
+            if (progress) progress(share * std::min(1.0, placed / total), (nf4 && !cached ? "quantizing " : "loading ") + name);
+        };
+        m->language_ = load_language_weights(m->config_, place);
+        if (m->config_.vision) m->vision_ = load_vision_weights(m->config_, place);
     };
-    log_info("Glm4v::load: ", dir, " on ", m->device_.str(), " in ", c10::toString(m->dtype_));
-    m->language_ = load_language_weights(m->config_, place);
-    if (m->config_.vision) m->vision_ = load_vision_weights(m->config_, place);
-    m->fingerprint_ = make_fingerprint(config_path, checkpoint, m->dtype_, m->device_);
+    WeightRecord record;
+    if (cached) {
+        try {
+            load_from(*cached, nullptr);
+            m->weights_source_ = cache_path;
+        } catch (const Error& e) {
+            // Readable but not what this version expects: quantize again from the source.
+            log_warn("Glm4v::load: the quantized cache ", cache_path, " does not fit this model (", e.what(), "); rebuilding it");
+            cached.reset();
+            std::error_code ec;
+            fs::remove(cache_path, ec);
+        }
+    }
+    if (!cached) {
+        load_from(checkpoint, cache_path.empty() ? nullptr : &record);
+        m->weights_source_ = dir;
+        if (!cache_path.empty()) {
+            try {
+                write_quant_cache(cache_path, record, [&](double f) {
+                    if (progress) progress(share + (1.0 - share) * f, "writing the quantized cache");
+                });
+                log_info("Glm4v::load: wrote the quantized cache ", cache_path);
+            } catch (const Error& e) {
+                // A full disk costs the next start a re-quantization, not this one its model.
+                log_warn("Glm4v::load: could not write the quantized cache (", e.what(), "); the next start quantizes again");
+            }
+            record.clear();
+        }
+    }
+    m->fingerprint_ = make_fingerprint(config_path, checkpoint, m->dtype_, m->device_, m->weight_format_);
     if (progress) progress(1.0, "ready");
     return m;
 }

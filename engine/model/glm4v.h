@@ -19,10 +19,17 @@ class Tokenizer;
 
 namespace glm4v::engine::model {
 
+// How linear-layer weights are held. A checkpoint saved in bitsandbytes 4-bit is NF4 whatever is asked.
+enum class WeightFormat { Dense, Nf4 };
+
 struct LoadOptions {
     std::string device = "auto"; // "cpu", "cuda", "cuda:N", or "auto" (the GPU when there is one)
     // Default: bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU (DESIGN.md section 2).
     std::optional<torch::ScalarType> dtype;
+    // Default: NF4 on a GPU (what makes the model fit consumer cards), dense on the CPU.
+    std::optional<WeightFormat> weights;
+    // Where the quantized cache file lives (model/quant_cache.h); empty: quantize on every load, write nothing.
+    std::string cache_dir;
 };
 
 // fraction in [0, 1], and what is being done ("layer 12 of 40").
@@ -39,6 +46,9 @@ public:
     const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
     torch::Device device() const { return device_; }
     torch::ScalarType dtype() const { return dtype_; }
+    WeightFormat weight_format() const { return weight_format_; }
+    // The file(s) the weights were read from: the quantized cache file when one was used, else the model folder.
+    const std::string& weights_source() const { return weights_source_; }
     bool has_vision() const { return config_.vision.has_value(); }
     const LanguageWeights& language() const { return language_; }
     const VisionWeights& vision() const { return vision_; }
@@ -54,6 +64,8 @@ private:
     std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
     torch::Device device_ = torch::kCPU;
     torch::ScalarType dtype_ = torch::kFloat32;
+    WeightFormat weight_format_ = WeightFormat::Dense;
+    std::string weights_source_;
     LanguageWeights language_;
     VisionWeights vision_;
     std::string fingerprint_;

@@ -14,7 +14,9 @@ LanguageWeights load_language_weights(const io::ModelConfig& config, const Weigh
     const std::string lm = "transformer.";
 
     LanguageWeights w;
-    w.word_embeddings = place.tensor(lm + "embedding.word_embeddings.weight", {c.padded_vocab_size, H});
+    const std::string embeddings = lm + "embedding.word_embeddings.weight";
+    w.word_embeddings = place.embeddings_on_host ? place.host(embeddings, {c.padded_vocab_size, H})
+                                                 : place.tensor(embeddings, {c.padded_vocab_size, H});
     for (std::int64_t i = 0; i < c.num_layers; ++i) {
         const std::string p = lm + "encoder.layers." + std::to_string(i) + ".";
         GlmLayerWeights l;
@@ -38,8 +40,8 @@ LanguageWeights load_language_weights(const io::ModelConfig& config, const Weigh
     return w;
 }
 
-torch::Tensor embed_tokens(const LanguageWeights& w, const torch::Tensor& ids) {
-    return torch::embedding(w.word_embeddings, ids.to(w.word_embeddings.device()));
+torch::Tensor embed_tokens(const LanguageWeights& w, const torch::Tensor& ids, const torch::Device& device) {
+    return torch::embedding(w.word_embeddings, ids.to(w.word_embeddings.device())).to(device);
 }
 
 namespace {

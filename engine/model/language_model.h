@@ -33,7 +33,8 @@ struct LanguageWeights {
 
 LanguageWeights load_language_weights(const io::ModelConfig& config, const WeightPlacement& placement);
 
-torch::Tensor embed_tokens(const LanguageWeights& w, const torch::Tensor& ids); // [S] -> [S, hidden]
+// [S] -> [S, hidden] on device (the table may live in host memory: WeightPlacement::embeddings_on_host).
+torch::Tensor embed_tokens(const LanguageWeights& w, const torch::Tensor& ids, const torch::Device& device);
 
 // x [S, hidden] at rope positions [S] (int64), appended after the cache's rows; attention is causal over
 // the cache plus these rows. Returns the final hidden states [S, hidden]; the cache holds the new rows

@@ -54,8 +54,9 @@ void Chat::set_image_embeddings(const std::vector<float>& embeddings) {
     GLM4V_CHECK(static_cast<std::int64_t>(embeddings.size()) == rows * hidden, ErrorKind::InvalidInput)
         << "image embeddings hold " << embeddings.size() << " values; this model needs " << rows << " x " << hidden;
     c10::InferenceMode inference;
+    // copy=true: on a CPU fp32 model to() would otherwise hand back a view of the caller's vector.
     state_->image = torch::from_blob(const_cast<float*>(embeddings.data()), {rows, hidden}, torch::kFloat32)
-                        .to(model_->device(), model_->dtype());
+                        .to(model_->device(), model_->dtype(), /*non_blocking=*/false, /*copy=*/true);
 }
 
 std::vector<float> Chat::image_embeddings() const {
@@ -119,7 +120,7 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
     // Embeddings and rope positions. The image's three placeholder tokens become its embeddings: boi
     // keeps its index, every patch shares index boi + 1, eoi and what follows keep theirs.
     const auto id_tensor = torch::tensor(ids, torch::kInt64);
-    auto x = model::embed_tokens(m.language(), id_tensor);
+    auto x = model::embed_tokens(m.language(), id_tensor, m.device());
     auto positions = torch::arange(s.next_position, s.next_position + static_cast<std::int64_t>(ids.size()), torch::kInt64);
     if (boi_index >= 0) {
         const auto n = s.image.size(0);
@@ -207,7 +208,7 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
             s.pending = {next};
             break;
         }
-        logits = feed(model::embed_tokens(m.language(), torch::tensor({next}, torch::kInt64)),
+        logits = feed(model::embed_tokens(m.language(), torch::tensor({next}, torch::kInt64), m.device()),
                       torch::tensor({s.next_position}, torch::kInt64), false);
         ++s.next_position;
     }
