@@ -3,6 +3,7 @@
 // bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth).
 //
 //   bench_nf4 [--reps N]
+#include "bench/gpu/gpu_timing.h"
 #include "engine/cuda/nf4_ops.h"
 #include "engine/quant/nf4.h"
 
@@ -21,38 +22,9 @@
 
 namespace quant = glm4v::engine::quant;
 namespace kernels = glm4v::engine::cuda;
+using glm4v::bench::median_ms;
 
 namespace {
-
-void check(cudaError_t e, const char* what) {
-    if (e != cudaSuccess) {
-        std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
-        std::exit(1);
-    }
-}
-
-// Median milliseconds of `reps` timed runs after warm-up, each bracketed by events on the current stream.
-double median_ms(const std::function<void(int)>& run, int reps) {
-    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
-    for (int i = 0; i < 3; ++i) run(i);
-    std::vector<cudaEvent_t> ev(2 * reps);
-    for (auto& e : ev) check(cudaEventCreate(&e), "cudaEventCreate");
-    for (int i = 0; i < reps; ++i) {
-        check(cudaEventRecord(ev[2 * i], stream), "cudaEventRecord");
-        run(i);
-        check(cudaEventRecord(ev[2 * i + 1], stream), "cudaEventRecord");
-    }
-    check(cudaEventSynchronize(ev.back()), "cudaEventSynchronize");
-    std::vector<double> ms(reps);
-    for (int i = 0; i < reps; ++i) {
-        float t = 0;
-        check(cudaEventElapsedTime(&t, ev[2 * i], ev[2 * i + 1]), "cudaEventElapsedTime");
-        ms[i] = t;
-    }
-    for (auto& e : ev) cudaEventDestroy(e);
-    std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
-    return ms[reps / 2];
-}
 
 quant::Nf4Weight random_weight(std::int64_t out, std::int64_t in, const torch::Device& device) {
     quant::Nf4Weight w;
@@ -83,23 +55,12 @@ int main(int argc, char** argv) {
     }
     const torch::Device cuda(torch::kCUDA);
     cudaDeviceProp prop{};
-    check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    glm4v::bench::cuda_check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
     torch::manual_seed(0);
 
-    // The ceiling: a 2 GiB device-to-device copy, counting bytes read plus bytes written.
-    const std::int64_t copy_bytes = std::int64_t{2} << 30;
-    torch::Tensor src = torch::randint(0, 255, {copy_bytes}, torch::TensorOptions().dtype(torch::kUInt8).device(cuda));
-    torch::Tensor dst = torch::empty_like(src);
-    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
-    const double copy_ms = median_ms(
-        [&](int) {
-            check(cudaMemcpyAsync(dst.data_ptr(), src.data_ptr(), copy_bytes, cudaMemcpyDeviceToDevice, stream),
-                  "cudaMemcpyAsync");
-        },
-        20);
-    const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
-    src = torch::Tensor();
-    dst = torch::Tensor();
+    // The ceilings, measured in this run.
+    const double copy_gbs = glm4v::bench::copy_gb_per_s();
+    const double matmul_tflops = glm4v::bench::bf16_matmul_tflop_per_s();
 
     const Shape shapes[] = {
         {"language qkv", 4608, 4096, 40},      {"language dense", 4096, 4096, 40},
@@ -113,8 +74,8 @@ int main(int argc, char** argv) {
 
     std::printf("{\n  \"device\": \"%s\", \"sms\": %d, \"l2_bytes\": %lld, \"reps\": %d,\n", prop.name,
                 prop.multiProcessorCount, static_cast<long long>(l2), reps);
-    std::printf("  \"copy_d2d\": {\"bytes\": %lld, \"ms\": %.4f, \"gb_per_s\": %.1f},\n",
-                static_cast<long long>(2 * copy_bytes), copy_ms, copy_gbs);
+    std::printf("  \"copy_d2d\": {\"gb_per_s\": %.1f}, \"bf16_matmul\": {\"tflop_per_s\": %.1f},\n", copy_gbs,
+                matmul_tflops);
     std::printf("  \"kernels\": [\n");
     double decode_ms[2] = {0, 0}, decode_floor_ms = 0;
     bool first = true;

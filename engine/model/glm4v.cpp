@@ -93,20 +93,10 @@ std::shared_ptr<const Glm4v> Glm4v::load(const std::string& dir, const LoadOptio
     const auto load_from = [&](const io::Checkpoint& ck, WeightRecord* record) {
         const double total = static_cast<double>(placed_tensor_count(ck));
         std::size_t placed = 0;
-        const CheckpointSource source(ck);
-        WeightPlacement place;
-        place.source = &source;
-        place.device = m->device_;
-        place.dtype = m->dtype_;
-        place.quantize_nf4 = nf4;
-        place.embeddings_on_host = nf4 && m->device_.is_cuda();
-        place.record = record;
-        place.on_tensor = [&](const std::string& name) {
+        m->place_weights(CheckpointSource(ck), record, [&](const std::string& name) {
             ++placed;
             if (progress) progress(share * std::min(1.0, placed / total), (nf4 && !cached ? "quantizing " : "loading ") + name);
-        };
-        m->language_ = load_language_weights(m->config_, place);
-        if (m->config_.vision) m->vision_ = load_vision_weights(m->config_, place);
+        });
     };
     WeightRecord record;
     if (cached) {
@@ -139,6 +129,36 @@ std::shared_ptr<const Glm4v> Glm4v::load(const std::string& dir, const LoadOptio
     }
     m->fingerprint_ = make_fingerprint(config_path, checkpoint, m->dtype_, m->device_, m->weight_format_);
     if (progress) progress(1.0, "ready");
+    return m;
+}
+
+void Glm4v::place_weights(const WeightSource& source, WeightRecord* record,
+                          const std::function<void(const std::string& name)>& on_tensor) {
+    const bool nf4 = weight_format_ == WeightFormat::Nf4;
+    WeightPlacement place;
+    place.source = &source;
+    place.device = device_;
+    place.dtype = dtype_;
+    place.quantize_nf4 = nf4;
+    place.embeddings_on_host = nf4 && device_.is_cuda();
+    place.record = record;
+    place.on_tensor = on_tensor;
+    language_ = load_language_weights(config_, place);
+    if (config_.vision) vision_ = load_vision_weights(config_, place);
+}
+
+std::shared_ptr<const Glm4v> Glm4v::from_source(io::ModelConfig config, std::unique_ptr<tokenizer::Tokenizer> tokenizer,
+                                                const WeightSource& source, const LoadOptions& options) {
+    c10::InferenceMode inference;
+    std::shared_ptr<Glm4v> m(new Glm4v());
+    m->config_ = std::move(config);
+    m->tokenizer_ = std::move(tokenizer);
+    m->device_ = resolve_device(options.device);
+    m->dtype_ = options.dtype.value_or(default_dtype(m->device_));
+    m->weight_format_ = options.weights.value_or(m->device_.is_cuda() ? WeightFormat::Nf4 : WeightFormat::Dense);
+    m->place_weights(source, nullptr, {});
+    m->weights_source_ = "generated";
+    m->fingerprint_ = "generated";
     return m;
 }
 

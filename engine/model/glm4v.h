@@ -12,6 +12,7 @@
 #include "engine/io/config.h"
 #include "engine/model/language_model.h"
 #include "engine/model/vision_tower.h"
+#include "engine/model/weights.h"
 
 namespace glm4v::engine::tokenizer {
 class Tokenizer;
@@ -40,6 +41,10 @@ public:
     // `dir` holds config.json, the tokenizer files and the safetensors weights.
     static std::shared_ptr<const Glm4v> load(const std::string& dir, const LoadOptions& options,
                                              const LoadProgress& progress = {});
+    // A model of `config` whose weights come from `source` rather than a folder (the benchmarks' random
+    // weights); options.cache_dir is not used.
+    static std::shared_ptr<const Glm4v> from_source(io::ModelConfig config, std::unique_ptr<tokenizer::Tokenizer> tokenizer,
+                                                    const WeightSource& source, const LoadOptions& options);
     ~Glm4v();
 
     const io::ModelConfig& config() const { return config_; }
@@ -60,6 +65,8 @@ public:
 
 private:
     Glm4v() = default;
+    void place_weights(const WeightSource& source, WeightRecord* record,
+                       const std::function<void(const std::string& name)>& on_tensor);
     io::ModelConfig config_;
     std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
     torch::Device device_ = torch::kCPU;

@@ -6,9 +6,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/io/tensor.h"
 
-#ifdef GLM4V_HAS_CUDA
-#include "engine/cuda/nf4_ops.h"
-#endif
+#include "engine/quant/nf4_on_device.h"
 
 namespace glm4v::engine::model {
 namespace {
@@ -48,13 +46,6 @@ torch::Tensor json_bytes(const nlohmann::ordered_json& j) {
     torch::Tensor t = torch::empty({static_cast<std::int64_t>(text.size())}, torch::kUInt8);
     std::memcpy(t.data_ptr(), text.data(), text.size());
     return t;
-}
-
-quant::Nf4Weight quantize_on(const torch::Tensor& stored, const torch::Device& device) {
-#ifdef GLM4V_HAS_CUDA
-    if (device.is_cuda()) return cuda::nf4_quantize(stored.to(device));
-#endif
-    return quant::nf4_quantize(stored).to(device);
 }
 
 } // namespace
@@ -101,7 +92,7 @@ quant::Linear WeightPlacement::linear(const std::string& prefix, std::int64_t ou
     if (const torch::Tensor state = source->find(weight_name + kNf4StateSuffix); state.defined())
         w = stored_nf4(weight_name, state, out, in).to(device);
     else if (quantize_nf4)
-        w = quantize_on(source->get(weight_name, {out, in}), device);
+        w = quant::nf4_quantize_on(source->get(weight_name, {out, in}), device);
     else
         return quant::Linear::dense(tensor(weight_name, {out, in}), std::move(bias));
     note_nf4(weight_name, w);

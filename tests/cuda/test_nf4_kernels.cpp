@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "engine/quant/linear.h"
 #include "engine/quant/nf4.h"
+#include "engine/quant/nf4_on_device.h"
 
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
@@ -180,6 +181,14 @@ TEST_CASE("the NF4 quantize kernel is bit-identical to the CPU reference", "[cud
         CHECK(scales_differ == 0);
         CHECK(got.dtype == c.dtype);
     }
+    // Loading quantizes big weights in row chunks straight from host memory: the same bits as one piece.
+    const torch::Tensor big = (torch::randn({20000, 4096}) * 0.02).to(torch::kBFloat16);
+    const quant::Nf4Weight whole = quant::nf4_quantize(big);
+    const quant::Nf4Weight chunked = quant::nf4_quantize_on(big, cuda);
+    CHECK(chunked.device().is_cuda());
+    CHECK(torch::equal(chunked.packed.cpu(), whole.packed));
+    CHECK(torch::equal(chunked.absmax.cpu(), whole.absmax));
+    CHECK(chunked.out_features == 20000);
 }
 
 TEST_CASE("an NF4 linear on CUDA takes the GEMV for few rows and dequant plus matmul for many", "[cuda][nf4][linear]") {

@@ -1,0 +1,155 @@
+// The whole GLM-4V-9B on the GPU with random weights in NF4 (DESIGN.md section 8): the real config
+// (bench/gpu/glm4v-9b-config.json), weights drawn on the device and quantized by our kernel as they load, then
+// the user's path through runtime::Chat. Prints one JSON object: vision tower ms, time to first token for a new
+// 1120x1120 image with a 20-token question, decode tokens/s with that image in context, peak GPU memory, and the
+// card's copy bandwidth and bf16 matmul rate measured in the same run.
+//
+//   bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N]
+// The tokenizer only turns the question into ids (the golden tiny model's will do): its ids fall inside the real
+// vocabulary, and the weights are random anyway.
+#include "bench/gpu/gpu_timing.h"
+#include "engine/io/config.h"
+#include "engine/model/glm4v.h"
+#include "engine/model/weights.h"
+#include "engine/runtime/chat.h"
+#include "engine/tokenizer/tokenizer.h"
+
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace engine = glm4v::engine;
+using glm4v::bench::median_ms;
+
+namespace {
+
+// Weights of plausible scale: norms at one, everything else N(0, 0.02), drawn on the device in bf16 as a
+// checkpoint's tensors would arrive there.
+class RandomWeights : public engine::model::WeightSource {
+public:
+    torch::Tensor get(const std::string& name, torch::IntArrayRef shape) const override {
+        const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+        const bool norm = name.find("norm") != std::string::npos && name.size() > 7 &&
+                          name.compare(name.size() - 7, 7, ".weight") == 0;
+        return norm ? torch::ones(shape, bf16) : torch::randn(shape, bf16) * 0.02;
+    }
+    torch::Tensor find(const std::string&) const override { return {}; }
+};
+
+double gib(std::int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
+
+struct Memory {
+    std::int64_t peak_allocated = 0, peak_reserved = 0;
+};
+Memory peak_memory() {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+    const auto all = static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    return {stats.allocated_bytes[all].peak, stats.reserved_bytes[all].peak};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::string tokenizer_dir, config_path = "bench/gpu/glm4v-9b-config.json";
+    int reps = 5, decode_tokens = 64;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string flag = argv[i];
+        if (flag == "--tokenizer-dir") tokenizer_dir = argv[i + 1];
+        else if (flag == "--config") config_path = argv[i + 1];
+        else if (flag == "--reps") reps = std::atoi(argv[i + 1]);
+        else if (flag == "--decode-tokens") decode_tokens = std::atoi(argv[i + 1]);
+    }
+    if (tokenizer_dir.empty()) {
+        std::fprintf(stderr, "usage: bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N]\n");
+        return 2;
+    }
+    if (!torch::cuda::is_available()) {
+        std::puts("{\"error\": \"no CUDA device\"}");
+        return 77;
+    }
+    c10::InferenceMode inference;
+    torch::manual_seed(0);
+    cudaDeviceProp prop{};
+    glm4v::bench::cuda_check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    const double copy_gbs = glm4v::bench::copy_gb_per_s();
+    const double matmul_tflops = glm4v::bench::bf16_matmul_tflop_per_s();
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+
+    const auto load_start = std::chrono::steady_clock::now();
+    engine::model::LoadOptions options;
+    options.device = "cuda";
+    options.weights = engine::model::WeightFormat::Nf4;
+    const auto model = engine::model::Glm4v::from_source(engine::io::read_model_config(config_path),
+                                                         engine::tokenizer::load_tokenizer(tokenizer_dir), RandomWeights(),
+                                                         options);
+    torch::cuda::synchronize();
+    const double load_s = seconds_since(load_start);
+    const Memory load_peak = peak_memory();
+    const std::int64_t weights_bytes = c10::cuda::CUDACachingAllocator::getDeviceStats(0)
+                                           .allocated_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+                                           .current;
+    // What a user's later starts hold: the weights, not the quantization's staging buffers.
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+
+    const auto& vc = *model->config().vision;
+    const torch::Tensor pixels = torch::randn({3, vc.image_size, vc.image_size});
+    const double vision_ms = median_ms([&](int) { model->encode_image(pixels.to(torch::kCUDA)); }, reps);
+
+    // A new image and a 20-token question, as a user asks: the vision tower, prefill, the first token.
+    std::string question;
+    while (static_cast<int>(model->tokenizer().encode(question).size()) < 20) question += " what";
+    const int question_tokens = static_cast<int>(model->tokenizer().encode(question).size());
+    engine::RgbImage image{vc.image_size, vc.image_size, {}};
+    image.pixels.resize(static_cast<std::size_t>(vc.image_size) * vc.image_size * 3);
+    for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24);
+    engine::runtime::GenerationOptions greedy;
+    greedy.temperature = 0;
+    greedy.ignore_eos = true;
+    std::vector<double> ttft_ms, decode_tps;
+    std::int64_t prompt_tokens = 0;
+    for (int r = 0; r < std::max(2, reps / 2) + 1; ++r) {
+        engine::runtime::Chat chat(model);
+        torch::cuda::synchronize();
+        const auto start = std::chrono::steady_clock::now();
+        chat.set_image(image);
+        const double vision_part_ms = seconds_since(start) * 1e3;
+        greedy.max_new_tokens = decode_tokens;
+        const auto reply = chat.ask(question, greedy, {});
+        if (r == 0) continue; // warm-up: cuBLAS heuristics, allocator growth
+        ttft_ms.push_back(vision_part_ms + reply.stats.time_to_first_token_ms);
+        decode_tps.push_back(reply.stats.tokens_per_second);
+        prompt_tokens = reply.stats.prompt_tokens;
+    }
+    torch::cuda::synchronize();
+    const Memory run_peak = peak_memory();
+    std::sort(ttft_ms.begin(), ttft_ms.end());
+    std::sort(decode_tps.begin(), decode_tps.end());
+    std::size_t free_bytes = 0, total_bytes = 0;
+    glm4v::bench::cuda_check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+
+    std::printf("{\n  \"device\": \"%s\", \"copy_gb_per_s\": %.1f, \"bf16_matmul_tflop_per_s\": %.1f,\n", prop.name,
+                copy_gbs, matmul_tflops);
+    std::printf("  \"weights\": \"nf4 (random, quantized on load)\", \"load_s\": %.2f, \"weights_gib\": %.3f, "
+                "\"load_peak_allocated_gib\": %.3f,\n",
+                load_s, gib(weights_bytes), gib(load_peak.peak_allocated));
+    std::printf("  \"vision_ms\": %.2f, \"question_tokens\": %d, \"prompt_tokens\": %lld, \"ttft_ms\": %.2f, "
+                "\"decode_tokens\": %d, \"decode_tokens_per_s\": %.2f,\n",
+                vision_ms, question_tokens, static_cast<long long>(prompt_tokens), ttft_ms[ttft_ms.size() / 2],
+                decode_tokens, decode_tps[decode_tps.size() / 2]);
+    std::printf("  \"peak_allocated_gib\": %.3f, \"peak_reserved_gib\": %.3f, \"device_used_gib\": %.3f\n}\n",
+                gib(run_peak.peak_allocated), gib(run_peak.peak_reserved), gib(static_cast<std::int64_t>(total_bytes - free_bytes)));
+    return 0;
+}

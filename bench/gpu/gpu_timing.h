@@ -1,0 +1,22 @@
+#pragma once
+// What the GPU benchmarks share: event-timed medians, and the card's own limits measured in the same run
+// (DESIGN.md section 8) so every figure can be set beside them.
+
+#include <cuda_runtime_api.h>
+
+#include <functional>
+
+namespace glm4v::bench {
+
+void cuda_check(cudaError_t e, const char* what); // prints and exits on failure: benchmarks have no caller
+
+// Median milliseconds of `reps` runs after three warm-up runs, each bracketed by events on the current stream;
+// run(i) gets the run's index, to rotate among inputs.
+double median_ms(const std::function<void(int)>& run, int reps);
+
+// A 2 GiB device-to-device copy, counting bytes read plus bytes written: the bandwidth ceiling of decode.
+double copy_gb_per_s();
+// An 8192^3 bf16 matmul through cuBLAS: the compute ceiling of prefill and the vision tower.
+double bf16_matmul_tflop_per_s();
+
+} // namespace glm4v::bench
