@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
     std::string question;
     while (static_cast<int>(model->tokenizer().encode(question).size()) < 20) question += " what";
     const int question_tokens = static_cast<int>(model->tokenizer().encode(question).size());
-    engine::RgbImage image{vc.image_size, vc.image_size, {}};
+    const int side = static_cast<int>(vc.image_size);
+    engine::RgbImage image{side, side, {}};
     image.pixels.resize(static_cast<std::size_t>(vc.image_size) * vc.image_size * 3);
     for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24);
     engine::runtime::GenerationOptions greedy;

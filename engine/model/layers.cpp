@@ -44,8 +44,11 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
         kk = k.repeat_interleave(heads / groups, 0);
         vv = v.repeat_interleave(heads / groups, 0);
     }
-    if (mask.defined()) return torch::scaled_dot_product_attention(q, kk, vv, mask);
-    return torch::scaled_dot_product_attention(q, kk, vv);
+    // 4-D, as the fused kernels (flash, memory-efficient) require: a 3-D call falls back to the math path,
+    // which holds every score (5 GB in the vision tower's 6401-token attention).
+    const auto out = mask.defined() ? torch::scaled_dot_product_attention(q.unsqueeze(0), kk.unsqueeze(0), vv.unsqueeze(0), mask)
+                                    : torch::scaled_dot_product_attention(q.unsqueeze(0), kk.unsqueeze(0), vv.unsqueeze(0));
+    return out.squeeze(0);
 }
 
 torch::Tensor swiglu(const torch::Tensor& x) {
