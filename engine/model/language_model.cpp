@@ -93,6 +93,35 @@ torch::Tensor language_forward(const LanguageWeights& w, const io::LanguageConfi
     return h;
 }
 
+torch::Tensor language_decode_step(const LanguageWeights& w, const io::LanguageConfig& c, const torch::Tensor& x,
+                                   const torch::Tensor& position, const torch::Tensor& row, runtime::KvCache& cache) {
+    const auto D = c.kv_channels, G = c.num_kv_groups, per_group = c.num_attention_heads / c.num_kv_groups;
+    const auto rope = rope_table(position, c.rotary_dims(), c.rope_ratio, x.scalar_type());
+    const auto capacity = cache.capacity();
+    const auto visible = (torch::arange(capacity, row.options()) <= row).view({1, 1, 1, capacity});
+    auto h = x;
+    for (std::size_t i = 0; i < w.layers.size(); ++i) {
+        const GlmLayerWeights& l = w.layers[i];
+        const auto layer = static_cast<std::int64_t>(i);
+        const auto normed = norm(c, h, l.input_layernorm_weight, l.input_layernorm_bias);
+        const auto qkv = l.query_key_value.forward(normed);
+        const auto q = apply_rope(qkv.narrow(1, 0, c.q_size()).view({1, c.num_attention_heads, D}), rope);
+        const auto k = apply_rope(qkv.narrow(1, c.q_size(), c.kv_size()).view({1, G, D}), rope);
+        const auto v = qkv.narrow(1, c.q_size() + c.kv_size(), c.kv_size()).view({1, G, D});
+        cache.keys(layer).index_copy_(1, row, k.transpose(0, 1));
+        cache.values(layer).index_copy_(1, row, v.transpose(0, 1));
+        // A group's query heads are consecutive: as rows of one query block they share its keys.
+        const auto out = torch::scaled_dot_product_attention(q.view({1, G, per_group, D}), cache.keys(layer).unsqueeze(0),
+                                                             cache.values(layer).unsqueeze(0), visible);
+        h = (c.apply_residual_connection_post_layernorm ? normed : h) + l.dense.forward(out.reshape({1, c.q_size()}));
+        const auto normed2 = norm(c, h, l.post_attention_layernorm_weight, l.post_attention_layernorm_bias);
+        const auto mlp = l.dense_4h_to_h.forward(swiglu(l.dense_h_to_4h.forward(normed2)));
+        h = (c.apply_residual_connection_post_layernorm ? normed2 : h) + mlp;
+    }
+    if (w.final_layernorm_weight.defined()) h = norm(c, h, w.final_layernorm_weight, w.final_layernorm_bias);
+    return language_logits(w, h);
+}
+
 torch::Tensor language_logits(const LanguageWeights& w, const torch::Tensor& hidden) {
     return w.output_layer.forward(hidden).to(torch::kFloat32);
 }

@@ -42,6 +42,13 @@ torch::Tensor embed_tokens(const LanguageWeights& w, const torch::Tensor& ids, c
 torch::Tensor language_forward(const LanguageWeights& w, const io::LanguageConfig& config, const torch::Tensor& x,
                                const torch::Tensor& positions, runtime::KvCache& cache);
 
+// One decoded token in shapes that never change, so that a CUDA graph can replay it: x [1, hidden] at rope
+// position `position` and cache row `row` (int64 device tensors [1]). Its key and value go to row `row` (not
+// committed); attention spans the cache's whole capacity with the rows after `row` masked off, and each key/value
+// group serves its query heads without being copied per head. Returns the logits [1, vocab] in fp32.
+torch::Tensor language_decode_step(const LanguageWeights& w, const io::LanguageConfig& config, const torch::Tensor& x,
+                                   const torch::Tensor& position, const torch::Tensor& row, runtime::KvCache& cache);
+
 torch::Tensor language_logits(const LanguageWeights& w, const torch::Tensor& hidden); // -> [S, vocab] fp32
 
 } // namespace glm4v::engine::model

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "engine/error.h"
+#include "engine/log.h"
 #include "engine/model/glm4v.h"
 #include "engine/runtime/kv_cache.h"
 #include "engine/runtime/preprocess.h"
@@ -12,6 +13,10 @@
 #include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/stream_decoder.h"
 #include "engine/tokenizer/tokenizer.h"
+
+#ifdef GLM4V_HAS_CUDA
+#include "engine/runtime/decode_graph.h"
+#endif
 
 namespace glm4v::engine::runtime {
 namespace {
@@ -29,6 +34,10 @@ struct Chat::State {
     std::vector<std::int64_t> pending; // tokens of the last reply sampled but not yet fed
     std::vector<std::pair<std::string, std::string>> past_turns; // to feed with the next question
     std::function<void(const at::Tensor&)> observer;
+#ifdef GLM4V_HAS_CUDA
+    std::unique_ptr<DecodeGraph> graph; // captured at the first decoded token on a GPU
+    bool graph_failed = false;          // then this conversation decodes eagerly
+#endif
 };
 
 Chat::Chat(std::shared_ptr<const model::Glm4v> model) : model_(std::move(model)), state_(std::make_unique<State>()) {
@@ -153,6 +162,24 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
         if (s.observer) s.observer(logits.unsqueeze(0));
         return logits;
     };
+    // One generated token fed back: through the decode step's CUDA graph on a GPU, else eagerly.
+    auto decode_step = [&](const torch::Tensor& x_next) {
+#ifdef GLM4V_HAS_CUDA
+        if (m.device().is_cuda() && !s.graph_failed && decode_graphs_enabled()) {
+            try {
+                if (!s.graph) s.graph = std::make_unique<DecodeGraph>(m, s.cache);
+                auto logits = s.graph->step(x_next, s.next_position);
+                if (s.observer) s.observer(logits.unsqueeze(0));
+                return logits;
+            } catch (const c10::Error& e) {
+                log_warn("Chat: decoding without a CUDA graph (", e.what_without_backtrace(), ")");
+                s.graph.reset();
+                s.graph_failed = true;
+            }
+        }
+#endif
+        return feed(x_next, torch::tensor({s.next_position}, torch::kInt64), false);
+    };
     Reply reply;
     reply.stats.prompt_tokens = rows;
     if (cancel_requested_) {
@@ -208,8 +235,8 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
             s.pending = {next};
             break;
         }
-        logits = feed(model::embed_tokens(m.language(), torch::tensor({next}, torch::kInt64), m.device()),
-                      torch::tensor({s.next_position}, torch::kInt64), false);
+        const auto x_next = model::embed_tokens(m.language(), torch::tensor({next}, torch::kInt64), m.device());
+        logits = decode_step(x_next);
         ++s.next_position;
     }
     emit(decoder.finish());
