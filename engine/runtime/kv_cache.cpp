@@ -7,9 +7,11 @@ namespace glm4v::engine::runtime {
 KvCache::KvCache(std::int64_t layers, std::int64_t capacity, std::int64_t groups, std::int64_t head_dim,
                  const torch::TensorOptions& options)
     : capacity_(capacity) {
+    // Zeros, not uninitialized memory: the fixed-shape decode step attends over every row with the unused ones
+    // masked, and a masked row still enters as 0 x value, which is NaN if stale bytes happen to spell NaN.
     for (std::int64_t i = 0; i < layers; ++i) {
-        keys_.push_back(torch::empty({groups, capacity, head_dim}, options));
-        values_.push_back(torch::empty({groups, capacity, head_dim}, options));
+        keys_.push_back(torch::zeros({groups, capacity, head_dim}, options));
+        values_.push_back(torch::zeros({groups, capacity, head_dim}, options));
     }
 }
 
