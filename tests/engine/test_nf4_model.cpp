@@ -71,6 +71,15 @@ std::vector<fs::path> cache_files(const fs::path& dir) {
     return files;
 }
 
+// `python bnb_checkpoint.py ARGS...`, its JSON output.
+nlohmann::json bnb_oracle(const std::string& python, const std::vector<std::string>& args) {
+    std::string command = python + " '" + std::getenv("GLM4V_SOURCE_DIR") + "/tests/engine/bnb_checkpoint.py'";
+    for (const auto& a : args) command += " '" + a + "'";
+    std::string out;
+    REQUIRE(glm4v::test::run_command(command, &out) == 0);
+    return nlohmann::json::parse(out);
+}
+
 fs::path copy_model(const fs::path& to) {
     fs::copy(golden_case() / "model", to);
     for (const auto& e : fs::directory_iterator(to)) fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
@@ -123,11 +132,7 @@ TEST_CASE("an NF4 load quantizes every linear layer, writes the cache, and the n
         WARN("GLM4V_PYTHON is not set: bitsandbytes did not read the cache file");
         return;
     }
-    std::string out;
-    const std::string script = std::string(std::getenv("GLM4V_SOURCE_DIR")) + "/tests/engine/bnb_checkpoint.py";
-    REQUIRE(glm4v::test::run_command(python + " " + script + " read '" + files[0].string() + "' '" + model_dir.string() + "'",
-                                     &out) == 0);
-    const auto read = nlohmann::json::parse(out);
+    const auto read = bnb_oracle(python, {"read", files[0].string(), model_dir.string()});
     CHECK(read.at("weights").get<int>() == 21); // every linear layer of the tiny model
     CHECK(read.at("identical") == read.at("weights"));
 }
@@ -170,12 +175,7 @@ TEST_CASE("a checkpoint saved by bitsandbytes in 4-bit loads directly", "[nf4][m
     }
     glm4v::test::ScratchDir scratch;
     const fs::path bnb_dir = scratch / "bnb-4bit";
-    const std::string script = std::string(std::getenv("GLM4V_SOURCE_DIR")) + "/tests/engine/bnb_checkpoint.py";
-    std::string out;
-    REQUIRE(glm4v::test::run_command(python + " " + script + " save '" + (golden_case() / "model").string() + "' '" +
-                                         bnb_dir.string() + "'",
-                                     &out) == 0);
-    REQUIRE(nlohmann::json::parse(out).at("linear_weights").get<int>() == 21);
+    REQUIRE(bnb_oracle(python, {"save", (golden_case() / "model").string(), bnb_dir.string()}).at("linear_weights") == 21);
 
     // Asked for dense weights, it is still NF4: that is what the file holds. No cache file is written for it.
     const fs::path cache = scratch / "cache";
@@ -202,9 +202,7 @@ TEST_CASE("a 4-bit checkpoint with a foreign code book is refused with a message
     if (python.empty()) return;
     glm4v::test::ScratchDir scratch;
     const fs::path bnb_dir = scratch / "bnb-4bit";
-    const std::string script = std::string(std::getenv("GLM4V_SOURCE_DIR")) + "/tests/engine/bnb_checkpoint.py";
-    REQUIRE(glm4v::test::run_command(python + " " + script + " save '" + (golden_case() / "model").string() + "' '" +
-                                     bnb_dir.string() + "' >/dev/null") == 0);
+    bnb_oracle(python, {"save", (golden_case() / "model").string(), bnb_dir.string()});
     // Rewrite one layer's code book in place: same file layout, different meaning.
     const fs::path file = bnb_dir / "model.safetensors";
     const io::SafetensorsFile st = io::SafetensorsFile::open(file.string());
