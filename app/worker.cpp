@@ -98,7 +98,6 @@ struct Worker::StoreState {
     bool swept = false;
     std::int64_t pending_delete = 0;
     std::string pending_title;
-    std::int64_t unstored_ids = 0; // conversations the history could not store get ids -1, -2, ...
 };
 
 Worker::Worker(WorkerPaths paths, std::function<void()> wake)
@@ -156,7 +155,13 @@ void Worker::push(Event event) {
 }
 
 void Worker::push_failure(std::int64_t conversation_id, const Error& error) {
-    engine::log_error("worker: ", error.what(), error.where().empty() ? "" : " (at " + error.where() + ")");
+    const std::string where = error.where().empty() ? "" : " (at " + error.where() + ")";
+    // A refused input (a corrupt image, an empty question) is the user's to fix and is shown to them; the
+    // log's errors are the app's. glm4v batch would otherwise print each bad image twice.
+    if (error.kind() == ErrorKind::InvalidInput)
+        engine::log_info("worker: ", error.what(), where);
+    else
+        engine::log_error("worker: ", error.what(), where);
     Event e;
     e.kind = EventKind::Failed;
     e.conversation_id = conversation_id;
@@ -400,13 +405,26 @@ void Worker::ask(std::int64_t conversation_id, const std::string& question, cons
         push_failure(conversation_id, Error(ErrorKind::ModelMissing, "The model is not loaded yet."));
         return;
     }
-    if (!s.history && !s.history_failed && s.id > 0) {
+    if (!s.history && !s.history_failed && s.id >= 0) {
         try {
             s.history = std::make_unique<HistoryStore>(paths_.data_dir);
         } catch (const Error& e) {
             s.history_failed = true;
             engine::log_error("worker: history: ", e.what());
         }
+    }
+    if (s.id == 0) {
+        // A conversation without an image is stored at its first question (one about an image is stored
+        // when the image is opened). It gets a title below, like any conversation's first question.
+        try {
+            if (!s.history) throw Error(ErrorKind::Io, "the history could not be opened");
+            s.id = s.history->create_conversation(0, "");
+        } catch (const Error& e) {
+            // Answering still works, under an id of its own so that it can be cancelled.
+            s.id = --unstored_ids_;
+            engine::log_warn("worker: this conversation will not be saved: ", e.what());
+        }
+        conversation_id = s.id;
     }
     auto store = [&](MessageRole role, const std::string& text, const runtime::Reply* reply) {
         if (!s.history || s.id <= 0) return;
@@ -430,12 +448,14 @@ void Worker::ask(std::int64_t conversation_id, const std::string& question, cons
     cancel_requested_ = false;
     generating_id_ = conversation_id;
     store(MessageRole::User, question, nullptr);
-    if (s.turns.empty() && s.history && s.id > 0) {
+    if (s.turns.empty()) {
         const std::string title = title_from_question(question);
-        try {
-            s.history->rename_conversation(s.id, title);
-        } catch (const Error& e) {
-            engine::log_warn("worker: titling the conversation: ", e.what());
+        if (s.history && s.id > 0) {
+            try {
+                s.history->rename_conversation(s.id, title);
+            } catch (const Error& e) {
+                engine::log_warn("worker: titling the conversation: ", e.what());
+            }
         }
         push(Event{EventKind::ConversationStarted, s.id, title});
     }
@@ -487,6 +507,10 @@ void Worker::ask(std::int64_t conversation_id, const std::string& question, cons
     Event done{EventKind::ReplyDone, conversation_id, reply.text};
     done.stats = reply.stats;
     done.finish = reply.finish;
+    if (failure) {
+        done.error_kind = failure->kind();
+        done.error = failure->what();
+    }
     if (s.chat) {
         done.context_used = s.chat->context_used();
         done.context_limit = s.chat->context_limit();
@@ -543,7 +567,7 @@ void Worker::open_image(const Command& command) {
         id = history.create_conversation(record.id, info.name);
     } catch (const Error& e) {
         // Chatting still works; the conversation is just not kept.
-        id = --store_->unstored_ids;
+        id = --unstored_ids_;
         push_failure(id, Error(e.kind(), std::string("This conversation will not be saved: ") + e.what()));
     }
     Event opened{EventKind::ImageOpened, id};

@@ -35,7 +35,9 @@ enum class CommandKind {
     OpenImageFile,  // text: path. Starts a new conversation about it.
     OpenImageBytes, // bytes: an encoded image (the clipboard's image/png)
     NewConversation,
-    Ask,            // text: question
+    Ask,            // text: question. Asked in a new conversation without an image (conversation_id 0), the
+                    // first question stores it: ConversationStarted brings its id, which every later event
+                    // of the reply carries.
     Regenerate,     // asks the last question again, replacing its reply
     EditAndResend,  // text: the new last question, replacing the old one and its reply
     Reopen,         // conversation_id: a stored conversation, to ask follow-ups about its image
@@ -66,12 +68,13 @@ enum class EventKind {
     ModelReady,          // text: device, folder: the model folder
     ModelMissing,        // folder, missing_files, text: the message
     ImageOpened,         // conversation_id (new), image, image_info
-    ConversationStarted, // conversation_id, title (text): the first question made it a stored conversation
+    ConversationStarted, // conversation_id, title (text): its first question was asked (stored when the id > 0)
     ConversationLoaded,  // conversation_id, image, image_info, turns: a reopened conversation
     Preparing,           // conversation_id: the image is being encoded or past turns re-entered
     Prepared,            // conversation_id: ready to answer without encoding the image again
     TokenPiece,          // conversation_id, text: whole UTF-8 characters
-    ReplyDone,           // conversation_id, text: the whole reply, stats, finish, context_*
+    ReplyDone,           // conversation_id, text: the whole reply, stats, finish, context_*; a reply that
+                         // failed part way also has error and error_kind, and a Failed event follows it
     Failed,              // conversation_id (0: not about one), error_kind, text: the message
     HistoryList,         // history (search results when query is not empty), text: the query
     HistoryChanged,      // renamed, deleted or restored: the UI asks for the list again; text: the title
@@ -118,6 +121,7 @@ struct Event {
     std::string folder;
     double progress = 0;
     engine::ErrorKind error_kind = engine::ErrorKind::InvalidInput;
+    std::string error; // ReplyDone of a failed reply: the message
     engine::RgbImage image;
     ImageInfo image_info;
     std::vector<Turn> turns;
@@ -195,6 +199,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<bool> cancel_requested_{false};
     std::atomic<std::int64_t> generating_id_{0};
+    std::atomic<std::int64_t> unstored_ids_{0}; // conversations the history could not store get -1, -2, ...
     std::mutex chat_mutex_;                       // guards active_chat_ only, never held during a call
     engine::runtime::Chat* active_chat_ = nullptr; // the Chat inside ask(), for cancel()
 
