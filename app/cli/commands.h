@@ -9,6 +9,7 @@ class App;
 namespace glm4v::app::cli {
 
 void add_ask_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
 void add_check_golden_command(CLI::App& app);
 void add_history_command(CLI::App& app);

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     glm4v::app::cli::add_tokenize_command(app);
 #ifndef GLM4V_ENGINE_ONLY
     glm4v::app::cli::add_ask_command(app);
+    glm4v::app::cli::add_batch_command(app);
     glm4v::app::cli::add_chat_command(app);
     glm4v::app::cli::add_history_command(app);
 #endif
