@@ -194,6 +194,7 @@ int run_golden_checks(const GoldenCheckOptions& options, const std::function<voi
     load.device = options.device;
     load.dtype = f32 ? torch::kFloat32 : options.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat16;
     load.weights = nf4 ? engine::model::WeightFormat::Nf4 : engine::model::WeightFormat::Dense;
+    load.low_vram = options.low_vram;
     const std::string model_dir = (dir / "model").string();
     const auto model = engine::model::Glm4v::load(model_dir, load);
     const auto& tok = model->tokenizer();

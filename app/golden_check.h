@@ -15,6 +15,7 @@ struct GoldenCheckOptions {
     // "none": dense weights, checked against the golden reference outputs. "nf4": NF4 weights, checked
     // against the same NF4 weights computed in fp32 on the CPU (and the distance to the golden outputs shown).
     std::string quant = "none";
+    bool low_vram = false; // the vision tower's layers held in host memory (LoadOptions::low_vram)
 };
 
 struct GoldenCheck {

@@ -1,4 +1,4 @@
-// glm4v check-golden CASE_DIR [--device cpu|cuda] [--dtype f32|bf16|f16] [--quant none|nf4]
+// glm4v check-golden CASE_DIR [--device cpu|cuda] [--dtype f32|bf16|f16] [--quant none|nf4] [--low-vram]
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -18,6 +18,7 @@ void add_check_golden_command(CLI::App& app) {
     cmd->add_option("--dtype", opts->dtype, "f32, bf16 or f16")->check(CLI::IsMember({"f32", "bf16", "f16"}));
     cmd->add_option("--quant", opts->quant, "none (dense, against the golden outputs) or nf4 (against NF4 on the CPU)")
         ->check(CLI::IsMember({"none", "nf4"}));
+    cmd->add_flag("--low-vram", opts->low_vram, "Hold the vision tower's layers in host memory, as low-VRAM mode does");
     cmd->callback([opts] {
         int checks = 0;
         const int failed = run_golden_checks(*opts, [&](const GoldenCheck& c) {

@@ -4,7 +4,7 @@
 // 1120x1120 image with a 20-token question, decode tokens/s with that image in context, peak GPU memory, and the
 // card's copy bandwidth and bf16 matmul rate measured in the same run.
 //
-//   bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N]
+//   bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N] [--low-vram]
 // The tokenizer only turns the question into ids (the golden tiny model's will do): its ids fall inside the real
 // vocabulary, and the weights are random anyway.
 #include "bench/gpu/gpu_timing.h"
@@ -64,15 +64,22 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 int main(int argc, char** argv) {
     std::string tokenizer_dir, config_path = "bench/gpu/glm4v-9b-config.json";
     int reps = 5, decode_tokens = 64;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    bool low_vram = false;
+    for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
+        if (flag == "--low-vram") {
+            low_vram = true;
+            continue;
+        }
+        if (i + 1 >= argc) break;
         if (flag == "--tokenizer-dir") tokenizer_dir = argv[i + 1];
         else if (flag == "--config") config_path = argv[i + 1];
         else if (flag == "--reps") reps = std::atoi(argv[i + 1]);
         else if (flag == "--decode-tokens") decode_tokens = std::atoi(argv[i + 1]);
+        ++i;
     }
     if (tokenizer_dir.empty()) {
-        std::fprintf(stderr, "usage: bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N]\n");
+        std::fprintf(stderr, "usage: bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N] [--low-vram]\n");
         return 2;
     }
     if (!torch::cuda::is_available()) {
@@ -92,6 +99,7 @@ int main(int argc, char** argv) {
     engine::model::LoadOptions options;
     options.device = "cuda";
     options.weights = engine::model::WeightFormat::Nf4;
+    options.low_vram = low_vram;
     const auto model = engine::model::Glm4v::from_source(engine::io::read_model_config(config_path),
                                                          engine::tokenizer::load_tokenizer(tokenizer_dir), RandomWeights(),
                                                          options);
@@ -149,9 +157,9 @@ int main(int argc, char** argv) {
 
     std::printf("{\n  \"device\": \"%s\", \"copy_gb_per_s\": %.1f, \"bf16_matmul_tflop_per_s\": %.1f,\n", prop.name,
                 copy_gbs, matmul_tflops);
-    std::printf("  \"weights\": \"nf4 (random, quantized on load)\", \"load_s\": %.2f, \"weights_gib\": %.3f, "
+    std::printf("  \"low_vram\": %s, \"weights\": \"nf4 (random, quantized on load)\", \"load_s\": %.2f, \"weights_gib\": %.3f, "
                 "\"load_peak_allocated_gib\": %.3f,\n",
-                load_s, gib(weights_bytes), gib(load_peak.peak_allocated));
+                low_vram ? "true" : "false", load_s, gib(weights_bytes), gib(load_peak.peak_allocated));
     std::printf("  \"vision_ms\": %.2f, \"question_tokens\": %d, \"prompt_tokens\": %lld, \"ttft_ms\": %.2f, "
                 "\"decode_tokens\": %d, \"decode_tokens_per_s\": %.2f, \"decode_tokens_per_s_without_graphs\": %.2f,\n",
                 vision_ms, question_tokens, static_cast<long long>(prompt_tokens), ttft_ms[ttft_ms.size() / 2],

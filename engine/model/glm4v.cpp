@@ -75,6 +75,7 @@ std::shared_ptr<const Glm4v> Glm4v::load(const std::string& dir, const LoadOptio
     m->tokenizer_ = tokenizer::load_tokenizer(dir);
     m->device_ = resolve_device(options.device);
     m->dtype_ = options.dtype.value_or(default_dtype(m->device_));
+    m->low_vram_ = options.low_vram;
 
     const io::Checkpoint checkpoint = io::Checkpoint::open(dir);
     const bool stored_4bit = stored_in_4bit(checkpoint);
@@ -141,6 +142,7 @@ void Glm4v::place_weights(const WeightSource& source, WeightRecord* record,
     place.dtype = dtype_;
     place.quantize_nf4 = nf4;
     place.embeddings_on_host = nf4 && device_.is_cuda();
+    place.vision_layers_on_host = low_vram_ && device_.is_cuda();
     place.record = record;
     place.on_tensor = on_tensor;
     language_ = load_language_weights(config_, place);
@@ -156,6 +158,7 @@ std::shared_ptr<const Glm4v> Glm4v::from_source(io::ModelConfig config, std::uni
     m->device_ = resolve_device(options.device);
     m->dtype_ = options.dtype.value_or(default_dtype(m->device_));
     m->weight_format_ = options.weights.value_or(m->device_.is_cuda() ? WeightFormat::Nf4 : WeightFormat::Dense);
+    m->low_vram_ = options.low_vram;
     m->place_weights(source, nullptr, {});
     m->weights_source_ = "generated";
     m->fingerprint_ = "generated";

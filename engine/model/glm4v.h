@@ -29,6 +29,9 @@ struct LoadOptions {
     std::optional<torch::ScalarType> dtype;
     // Default: NF4 on a GPU (what makes the model fit consumer cards), dense on the CPU.
     std::optional<WeightFormat> weights;
+    // Low-VRAM mode (a GPU of 6-8 GB): the vision tower's layers stay in host memory and stream to the GPU while an
+    // image is encoded, 2.5 GB less on the GPU for a slower new image (docs/performance.md).
+    bool low_vram = false;
     // Where the quantized cache file lives (model/quant_cache.h); empty: quantize on every load, write nothing.
     std::string cache_dir;
 };
@@ -72,6 +75,7 @@ private:
     torch::Device device_ = torch::kCPU;
     torch::ScalarType dtype_ = torch::kFloat32;
     WeightFormat weight_format_ = WeightFormat::Dense;
+    bool low_vram_ = false;
     std::string weights_source_;
     LanguageWeights language_;
     VisionWeights vision_;

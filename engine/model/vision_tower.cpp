@@ -18,17 +18,18 @@ VisionWeights load_vision_weights(const io::ModelConfig& config, const WeightPla
     w.patch_bias         = place.tensor(vis + "patch_embedding.proj.bias", {H});
     w.cls_embedding      = place.tensor(vis + "patch_embedding.cls_embedding", {1, H});
     w.position_embedding = place.tensor(vis + "patch_embedding.position_embedding.weight", {v.num_positions, H});
+    const WeightPlacement layer_place = place.vision_layers_on_host ? place.on_host() : place;
     for (std::int64_t i = 0; i < v.num_hidden_layers; ++i) {
         const std::string p = vis + "transformer.layers." + std::to_string(i) + ".";
         VisionLayerWeights l;
-        l.input_layernorm_weight          = place.tensor(p + "input_layernorm.weight", {H});
-        l.input_layernorm_bias            = place.tensor(p + "input_layernorm.bias", {H});
-        l.query_key_value                 = place.linear(p + "attention.query_key_value", 3 * H, H, true);
-        l.dense                           = place.linear(p + "attention.dense", H, H, true);
-        l.post_attention_layernorm_weight = place.tensor(p + "post_attention_layernorm.weight", {H});
-        l.post_attention_layernorm_bias   = place.tensor(p + "post_attention_layernorm.bias", {H});
-        l.fc1                             = place.linear(p + "mlp.fc1", F, H, true);
-        l.fc2                             = place.linear(p + "mlp.fc2", H, F, true);
+        l.input_layernorm_weight          = layer_place.tensor(p + "input_layernorm.weight", {H});
+        l.input_layernorm_bias            = layer_place.tensor(p + "input_layernorm.bias", {H});
+        l.query_key_value                 = layer_place.linear(p + "attention.query_key_value", 3 * H, H, true);
+        l.dense                           = layer_place.linear(p + "attention.dense", H, H, true);
+        l.post_attention_layernorm_weight = layer_place.tensor(p + "post_attention_layernorm.weight", {H});
+        l.post_attention_layernorm_bias   = layer_place.tensor(p + "post_attention_layernorm.bias", {H});
+        l.fc1                             = layer_place.linear(p + "mlp.fc1", F, H, true);
+        l.fc2                             = layer_place.linear(p + "mlp.fc2", H, F, true);
         w.layers.push_back(std::move(l));
     }
     w.conv_weight   = place.tensor(vis + "conv.weight", {LH, H, 2, 2});
@@ -45,6 +46,19 @@ VisionWeights load_vision_weights(const io::ModelConfig& config, const WeightPla
 }
 
 namespace {
+VisionLayerWeights layer_to(const VisionLayerWeights& l, const torch::Device& device) {
+    VisionLayerWeights d;
+    d.input_layernorm_weight = l.input_layernorm_weight.to(device);
+    d.input_layernorm_bias = l.input_layernorm_bias.to(device);
+    d.query_key_value = l.query_key_value.to(device);
+    d.dense = l.dense.to(device);
+    d.post_attention_layernorm_weight = l.post_attention_layernorm_weight.to(device);
+    d.post_attention_layernorm_bias = l.post_attention_layernorm_bias.to(device);
+    d.fc1 = l.fc1.to(device);
+    d.fc2 = l.fc2.to(device);
+    return d;
+}
+
 torch::Tensor vision_attention(const VisionLayerWeights& l, const io::VisionConfig& v, const torch::Tensor& x) {
     const auto L = x.size(0);
     const auto qkv = l.query_key_value.forward(x).view({L, 3, v.num_heads, -1}).permute({1, 2, 0, 3}); // [3, h, L, d]
@@ -66,7 +80,9 @@ torch::Tensor vision_forward(const VisionWeights& w, const io::VisionConfig& v, 
     x = x.flatten(2).transpose(1, 2).squeeze(0);                                          // [g*g, H]
     x = torch::cat(std::vector<torch::Tensor>{w.cls_embedding, x}, 0) + w.position_embedding;                       // [1 + g*g, H]
 
-    for (const auto& l : w.layers) {
+    for (const auto& held : w.layers) {
+        // Low-VRAM mode holds the layers in host memory: this one comes over now and goes when the next does.
+        const VisionLayerWeights l = held.fc1.device() == x.device() ? held : layer_to(held, x.device());
         // EVA2-CLIP is post-norm: the norms apply to each branch's output, not its input.
         x = x + layer_norm(vision_attention(l, v, x), l.input_layernorm_weight, l.input_layernorm_bias,
                            v.layer_norm_eps);

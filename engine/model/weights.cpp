@@ -70,6 +70,7 @@ torch::Tensor WeightPlacement::place(const std::string& name, torch::IntArrayRef
     const torch::Tensor stored = source->get(name, shape);
     note(name, stored);
     auto t = stored.to(where, dtype).contiguous();
+    if (pin && where.is_cpu()) t = t.pin_memory();
     if (on_tensor) on_tensor(name);
     return t;
 }
@@ -92,12 +93,24 @@ quant::Linear WeightPlacement::linear(const std::string& prefix, std::int64_t ou
     if (const torch::Tensor state = source->find(weight_name + kNf4StateSuffix); state.defined())
         w = stored_nf4(weight_name, state, out, in).to(device);
     else if (quantize_nf4)
-        w = quant::nf4_quantize_on(source->get(weight_name, {out, in}), device);
+        w = quant::nf4_quantize_on(source->get(weight_name, {out, in}), quantize_device.value_or(device)).to(device);
     else
         return quant::Linear::dense(tensor(weight_name, {out, in}), std::move(bias));
+    if (pin && device.is_cpu()) {
+        w.packed = w.packed.pin_memory();
+        w.absmax = w.absmax.pin_memory();
+    }
     note_nf4(weight_name, w);
     if (on_tensor) on_tensor(weight_name);
     return quant::Linear::nf4(std::move(w), std::move(bias));
+}
+
+WeightPlacement WeightPlacement::on_host() const {
+    WeightPlacement host_place = *this;
+    host_place.quantize_device = device;
+    host_place.device = torch::kCPU;
+    host_place.pin = device.is_cuda();
+    return host_place;
 }
 
 quant::Nf4Weight WeightPlacement::stored_nf4(const std::string& weight_name, const torch::Tensor& state,

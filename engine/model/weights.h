@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +56,9 @@ struct WeightPlacement {
     // The token embedding table (1.2 GB in bf16) stays in host memory: a lookup reads a few rows per token, and
     // on an 8 GB card the GPU memory is worth more than the microseconds of copying them over.
     bool embeddings_on_host = false;
+    // Low-VRAM mode: the vision tower's 63 layers (2.5 GB in NF4) live in pinned host memory and are streamed to
+    // the GPU a layer at a time while an image is encoded (vision_forward); they are still quantized on the GPU.
+    bool vision_layers_on_host = false;
     WeightRecord* record = nullptr;
     // Called after each tensor is placed, for load progress.
     std::function<void(const std::string& name)> on_tensor;
@@ -65,8 +69,13 @@ struct WeightPlacement {
     torch::Tensor host(const std::string& name, torch::IntArrayRef shape) const;
     // A linear layer `prefix`.weight [out, in] with `prefix`.bias when has_bias.
     quant::Linear linear(const std::string& prefix, std::int64_t out, std::int64_t in, bool has_bias) const;
+    // The same placement, but storing in pinned host memory what it would put on the GPU (quantizing still there).
+    WeightPlacement on_host() const;
 
 private:
+    std::optional<torch::Device> quantize_device; // default `device`; the GPU for layers held on the host
+    bool pin = false;
+
     torch::Tensor place(const std::string& name, torch::IntArrayRef shape, torch::Device where) const;
     quant::Nf4Weight stored_nf4(const std::string& weight_name, const torch::Tensor& state, std::int64_t out,
                                 std::int64_t in) const;

@@ -38,6 +38,11 @@ Linear Linear::nf4(Nf4Weight weight, torch::Tensor bias) {
     return l;
 }
 
+Linear Linear::to(const torch::Device& device) const {
+    const torch::Tensor bias = bias_.defined() ? bias_.to(device) : torch::Tensor();
+    return is_nf4() ? nf4(nf4_.to(device), bias) : dense(weight_.to(device), bias);
+}
+
 torch::Tensor Linear::forward(const torch::Tensor& x) const {
     if (is_nf4()) return forward_nf4(x);
     return bias_.defined() ? torch::linear(x, weight_, bias_) : torch::linear(x, weight_);

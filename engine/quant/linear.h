@@ -21,6 +21,9 @@ public:
     static Linear nf4(Nf4Weight weight, torch::Tensor bias = {});
 
     torch::Tensor forward(const torch::Tensor& x) const; // x [..., in] -> [..., out]
+    // The same layer on another device (the low-VRAM vision tower streams its layers to the GPU one at a time).
+    Linear to(const torch::Device& device) const;
+    torch::Device device() const { return is_nf4() ? nf4_.device() : weight_.device(); }
 
     std::int64_t in_features() const { return in_features_; }
     std::int64_t out_features() const { return out_features_; }
