@@ -305,6 +305,8 @@ void Worker::load_model(const Command& command) {
         }
         engine::model::LoadOptions options;
         options.device = command.device;
+        options.low_vram = command.low_vram;
+        options.cache_dir = paths_.quant_cache_dir.string();
         double last = -1;
         auto progress = [&](double fraction, const std::string& what) {
             if (fraction - last < 0.01 && fraction < 1) return;

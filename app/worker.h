@@ -56,6 +56,7 @@ struct Command {
     std::int64_t conversation_id = 0;
     std::string text;
     std::string device = "auto";
+    bool low_vram = false; // LoadModel: LoadOptions::low_vram
     std::vector<std::uint8_t> bytes;
     int width = 0;
     int height = 0;
@@ -137,6 +138,7 @@ struct Event {
 struct WorkerPaths {
     std::filesystem::path data_dir;      // history.db and images/
     std::filesystem::path embedding_dir; // cached vision embeddings
+    std::filesystem::path quant_cache_dir; // the NF4 cache file of a quantized checkpoint (engine/model/quant_cache.h)
 };
 
 class Worker {

@@ -37,18 +37,20 @@ WorkerSession::~WorkerSession() {
 }
 
 WorkerPaths WorkerSession::make_paths() {
-    if (!options_.no_history) return {data_dir(), embedding_cache_dir()};
+    // The quantized model cache is the model's, not the conversation's: kept even without history.
+    if (!options_.no_history) return {data_dir(), embedding_cache_dir(), cache_dir()};
     // Nothing of this run outlives it: history and embeddings go to a folder removed on exit.
     char tmpl[] = "/tmp/glm4v-no-history-XXXXXX";
     if (!mkdtemp(tmpl)) throw Error(ErrorKind::Io, "cannot create a temporary folder");
     scratch_ = tmpl;
-    return {scratch_, scratch_ / "embeddings"};
+    return {scratch_, scratch_ / "embeddings", cache_dir()};
 }
 
 void WorkerSession::load_model() {
     Command c(CommandKind::LoadModel);
     c.text = model_dir(options_.model_path).string();
     c.device = options_.device;
+    c.low_vram = options_.low_vram;
     worker_.submit(c);
     const bool show = !options_.quiet && isatty(STDERR_FILENO);
     while (true) {
@@ -196,6 +198,7 @@ void add_session_options(CLI::App* cmd, SessionOptions& s) {
                     "Model folder (default: $GLM4V_MODEL, else ~/.cache/glm4v/glm-4v-9b)");
     cmd->add_option("--device", s.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     cmd->add_flag("-q,--quiet", s.quiet, "No progress or statistics on stderr");
+    cmd->add_flag("--low-vram", s.low_vram, "Hold the vision tower in host memory: 2.5 GB less on the GPU, slower new images");
 }
 
 void add_generation_options(CLI::App* cmd, engine::runtime::GenerationOptions& g) {

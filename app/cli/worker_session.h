@@ -27,6 +27,7 @@ struct SessionOptions {
     std::string device = "auto";
     bool no_history = false; // history and embeddings go to a temporary folder removed at the end
     bool quiet = false;      // no loading progress on stderr
+    bool low_vram = false;   // the vision tower's layers in host memory (a 6-8 GB GPU)
 };
 
 struct Answer {

@@ -136,6 +136,7 @@ void GuiApp::load_model(const std::string& folder) {
     Command c{CommandKind::LoadModel};
     c.text = folder;
     c.device = settings_.use_gpu ? "auto" : "cpu";
+    c.low_vram = settings_.low_vram;
     worker_.submit(std::move(c));
 }
 

@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
 
     int status = 0;
     {
-        app::WorkerPaths paths{app::data_dir(), app::embedding_cache_dir()};
+        app::WorkerPaths paths{app::data_dir(), app::embedding_cache_dir(), app::cache_dir()};
         app::Worker worker(paths, [] { glfwPostEmptyEvent(); });
         app::gui::GuiApp gui(window, worker, settings, model_folder, scale);
         {
