@@ -2,7 +2,8 @@
 // (bench/gpu/glm4v-9b-config.json), weights drawn on the device and quantized by our kernel as they load, then
 // the user's path through runtime::Chat. Prints one JSON object: vision tower ms, time to first token for a new
 // 1120x1120 image with a 20-token question, decode tokens/s with that image in context, peak GPU memory, and the
-// card's copy bandwidth and bf16 matmul rate measured in the same run.
+// card's copy bandwidth and bf16 matmul rate measured in the same run; also the first token of a follow-up, and of a
+// follow-up after reopening the conversation from its cached image embeddings.
 //
 //   bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N] [--low-vram]
 // The tokenizer only turns the question into ids (the golden tiny model's will do): its ids fall inside the real
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
     greedy.temperature = 0;
     greedy.ignore_eos = true;
     // Decode twice: eagerly (GLM4V_CUDA_GRAPHS=0), then through the decode step's CUDA graph, the default.
-    std::vector<double> ttft_ms, decode_tps, eager_tps;
+    std::vector<double> ttft_ms, decode_tps, eager_tps, follow_up_ms, reopen_ms;
     std::int64_t prompt_tokens = 0;
     for (const bool graphs : {false, true}) {
         setenv("GLM4V_CUDA_GRAPHS", graphs ? "1" : "0", 1);
@@ -143,10 +144,24 @@ int main(int argc, char** argv) {
             const auto reply = chat.ask(question, greedy, {});
             if (r == 0) continue; // warm-up: cuBLAS heuristics, allocator growth
             (graphs ? decode_tps : eager_tps).push_back(reply.stats.tokens_per_second);
-            if (graphs) ttft_ms.push_back(vision_part_ms + reply.stats.time_to_first_token_ms);
             prompt_tokens = reply.stats.prompt_tokens;
+            if (!graphs) continue;
+            ttft_ms.push_back(vision_part_ms + reply.stats.time_to_first_token_ms);
+            // A follow-up in the open conversation: only its own tokens are prefilled.
+            greedy.max_new_tokens = 1;
+            follow_up_ms.push_back(chat.ask(question, greedy, {}).stats.time_to_first_token_ms);
+            // Reopening it later: the image from its cached embeddings (no vision tower), the past turns re-entered.
+            engine::runtime::Chat reopened(model);
+            torch::cuda::synchronize();
+            const auto reopen_start = std::chrono::steady_clock::now();
+            reopened.set_image_embeddings(chat.image_embeddings());
+            reopened.add_past_turn(question, reply.text);
+            const double restore_ms = seconds_since(reopen_start) * 1e3;
+            reopen_ms.push_back(restore_ms + reopened.ask(question, greedy, {}).stats.time_to_first_token_ms);
         }
     }
+    std::sort(follow_up_ms.begin(), follow_up_ms.end());
+    std::sort(reopen_ms.begin(), reopen_ms.end());
     std::sort(eager_tps.begin(), eager_tps.end());
     torch::cuda::synchronize();
     const Memory run_peak = peak_memory();
@@ -164,6 +179,8 @@ int main(int argc, char** argv) {
                 "\"decode_tokens\": %d, \"decode_tokens_per_s\": %.2f, \"decode_tokens_per_s_without_graphs\": %.2f,\n",
                 vision_ms, question_tokens, static_cast<long long>(prompt_tokens), ttft_ms[ttft_ms.size() / 2],
                 decode_tokens, decode_tps[decode_tps.size() / 2], eager_tps[eager_tps.size() / 2]);
+    std::printf("  \"follow_up_ttft_ms\": %.2f, \"reopen_ttft_ms\": %.2f,\n", follow_up_ms[follow_up_ms.size() / 2],
+                reopen_ms[reopen_ms.size() / 2]);
     std::printf("  \"peak_allocated_gib\": %.3f, \"peak_reserved_gib\": %.3f, \"device_used_gib\": %.3f\n}\n",
                 gib(run_peak.peak_allocated), gib(run_peak.peak_reserved), gib(static_cast<std::int64_t>(total_bytes - free_bytes)));
     return 0;
