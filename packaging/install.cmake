@@ -5,6 +5,15 @@
 #   share/doc/glm4v-desktop/                           (README, docs)
 include(GNUInstallDirs)
 
+# Installed binaries keep finding libtorch in the virtual environment they were linked against, and CUDA's
+# libraries: `cmake --install` strips the build RPATH, and CMake counts the project's own .venv as inside the
+# project, so its library folder is named here (GLM4V_BUNDLE_TORCH below replaces it for the .deb).
+foreach(target glm4v glm4v-desktop)
+    if(TARGET ${target})
+        set_target_properties(${target} PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON INSTALL_RPATH "${TORCH_INSTALL_PREFIX}/lib")
+    endif()
+endforeach()
+
 if(TARGET glm4v)
     install(TARGETS glm4v RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT app)
 endif()

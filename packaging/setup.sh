@@ -28,7 +28,7 @@ packages=(
     libopencv-dev libsqlite3-dev libssl-dev zlib1g-dev
     clang-14 libclang-rt-14-dev
     libimgui-dev libglfw3-dev libmd4c-dev libfreetype-dev fonts-noto-cjk
-    xvfb xauth
+    xvfb xauth desktop-file-utils
 )
 missing=()
 for p in "${packages[@]}"; do
