@@ -1,10 +1,13 @@
-// Microbenchmarks of the NF4 kernels on the real GLM-4V-9B shapes with random weights (DESIGN.md section 8).
-// Prints one JSON object: the card's device-to-device copy bandwidth, then each kernel's median time and the
-// bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth).
+// Microbenchmarks of the NF4 and decode kernels on the real GLM-4V-9B shapes with random weights (DESIGN.md section
+// 8). Prints one JSON object: the card's device-to-device copy bandwidth, then each kernel's median time and the
+// bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth); then one decoded token's time by
+// layer kind, each op of the fused decode step (model/fused_decode.h) timed alone at its real shape.
 //
 //   bench_nf4 [--reps N]
 #include "bench/gpu/gpu_timing.h"
+#include "engine/cuda/decode_ops.h"
 #include "engine/cuda/nf4_ops.h"
+#include "engine/model/layers.h"
 #include "engine/quant/nf4.h"
 
 #include <c10/cuda/CUDAStream.h>
@@ -43,6 +46,79 @@ struct Shape {
     int per_token; // how many times one decoded token runs it (language layers x 40); 0 for vision/projector
 };
 
+// One decoded token by layer kind: each op of the fused decode step alone, at GLM-4V-9B's shapes with a 1628-row
+// context (an image and a question), rotating among copies so nothing is found in L2, times its runs per token.
+void print_layer_kinds(int reps, std::int64_t l2) {
+    const torch::Device cuda(torch::kCUDA);
+    const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16).device(cuda);
+    const std::int64_t hidden = 4096, ffn = 13696, qkv_out = 4608, heads = 32, groups = 2, head_dim = 128;
+    const std::int64_t capacity = 8192, context = 1628;
+    const auto copies_of = [&](std::int64_t bytes) {
+        return static_cast<int>(std::max<std::int64_t>(2, (4 * l2 + bytes - 1) / bytes));
+    };
+    const auto weights = [&](std::int64_t out, std::int64_t in) {
+        std::vector<quant::Nf4Weight> ws;
+        const int n = copies_of(out * in * 9 / 16);
+        for (int i = 0; i < n; ++i) ws.push_back(random_weight(out, in, cuda));
+        return ws;
+    };
+    const auto qkv_w = weights(qkv_out, hidden), dense_w = weights(hidden, hidden), up_w = weights(2 * ffn, hidden),
+               down_w = weights(hidden, ffn), head_w = weights(151552, hidden);
+    const torch::Tensor h = torch::randn({1, hidden}, bf16), norm = torch::rand({hidden}, bf16) + 0.5;
+    const torch::Tensor qkv_bias = torch::randn({qkv_out}, bf16) * 0.1, up_in = torch::randn({1, 2 * ffn}, bf16);
+    const torch::Tensor qkv = torch::randn({1, qkv_out}, bf16), attended = torch::randn({1, hidden}, bf16);
+    const torch::Tensor residual = torch::randn({1, hidden}, bf16);
+    const torch::Tensor table =
+        glm4v::engine::model::rope_table(torch::tensor({context}, bf16.dtype(torch::kInt64)), 64, 500, torch::kBFloat16);
+    const torch::Tensor row = torch::tensor({context - 1}, bf16.dtype(torch::kInt64));
+    std::vector<torch::Tensor> keys, values;
+    for (int i = 0; i < copies_of(2 * groups * capacity * head_dim * 2); ++i) {
+        keys.push_back(torch::randn({groups, capacity, head_dim}, bf16));
+        values.push_back(torch::randn({groups, capacity, head_dim}, bf16));
+    }
+    const torch::Tensor q = torch::randn({heads, head_dim}, bf16);
+
+    using Input = kernels::Nf4GemvOptions::Input;
+    const auto normed = [&](const torch::Tensor& bias) {
+        kernels::Nf4GemvOptions o;
+        o.input = Input::RmsNorm;
+        o.norm_weight = norm;
+        o.eps = 1.5625e-07;
+        o.bias = bias;
+        return o;
+    };
+    const auto added = [&](Input input) {
+        kernels::Nf4GemvOptions o;
+        o.input = input;
+        o.residual = residual;
+        o.out = residual;
+        return o;
+    };
+    struct Kind {
+        const char* name;
+        int per_token;
+        std::function<void(int)> run;
+    };
+    const Kind kinds[] = {
+        {"qkv: RMSNorm + GEMV + bias", 40, [&](int i) { kernels::nf4_gemv(h, qkv_w[i % qkv_w.size()], normed(qkv_bias)); }},
+        {"rotary + KV append", 40, [&](int i) { kernels::rope_append(qkv, table, row, keys[i % keys.size()], values[i % keys.size()], heads); }},
+        {"attention, 1628 rows", 40, [&](int i) { kernels::decode_attention(q, keys[i % keys.size()], values[i % keys.size()], row); }},
+        {"dense: GEMV + residual", 40, [&](int i) { kernels::nf4_gemv(attended, dense_w[i % dense_w.size()], added(Input::Plain)); }},
+        {"h_to_4h: RMSNorm + GEMV", 40, [&](int i) { kernels::nf4_gemv(h, up_w[i % up_w.size()], normed({})); }},
+        {"4h_to_h: SwiGLU + GEMV + residual", 40, [&](int i) { kernels::nf4_gemv(up_in, down_w[i % down_w.size()], added(Input::SwiGlu)); }},
+        {"output layer: RMSNorm + GEMV", 1, [&](int i) { kernels::nf4_gemv(h, head_w[i % head_w.size()], normed({})); }},
+    };
+    std::printf("  \"decode_layer_kinds\": [\n");
+    double total = 0;
+    for (std::size_t k = 0; k < std::size(kinds); ++k) {
+        const double us = median_ms(kinds[k].run, reps) * 1e3 * kinds[k].per_token;
+        total += us;
+        std::printf("    {\"kind\": \"%s\", \"runs_per_token\": %d, \"us_per_token\": %.1f}%s\n", kinds[k].name,
+                    kinds[k].per_token, us, k + 1 < std::size(kinds) ? "," : "");
+    }
+    std::printf("  ],\n  \"decode_layer_kinds_total_ms\": %.3f\n", total / 1e3);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -77,7 +153,7 @@ int main(int argc, char** argv) {
     std::printf("  \"copy_d2d\": {\"gb_per_s\": %.1f}, \"bf16_matmul\": {\"tflop_per_s\": %.1f},\n", copy_gbs,
                 matmul_tflops);
     std::printf("  \"kernels\": [\n");
-    double decode_ms[2] = {0, 0}, decode_floor_ms = 0;
+    double decode_ms = 0, decode_floor_ms = 0;
     bool first = true;
     for (const Shape& s : shapes) {
         const std::int64_t weight_bytes = s.out * s.in / 2 + s.out * s.in / 64 * 4;
@@ -99,13 +175,9 @@ int main(int argc, char** argv) {
             const torch::Tensor x =
                 torch::randn({rows, s.in}, torch::TensorOptions().dtype(torch::kBFloat16).device(cuda));
             const std::int64_t bytes = weight_bytes + rows * s.in * 2 + rows * s.out * 2;
-            for (const auto variant : {kernels::Nf4GemvVariant::ExactCodes, kernels::Nf4GemvVariant::Bf16Codes}) {
-                const bool exact = variant == kernels::Nf4GemvVariant::ExactCodes;
-                const double ms =
-                    median_ms([&](int i) { kernels::nf4_gemv(x, ws[i % copies], {}, variant); }, reps);
-                emit(exact ? "nf4_gemv_bf16" : "nf4_gemv_bf16_bf16codes", rows, ms, bytes);
-                if (rows == 1) decode_ms[exact ? 0 : 1] += ms * (s.per_token);
-            }
+            const double ms = median_ms([&](int i) { kernels::nf4_gemv(x, ws[i % copies]); }, reps);
+            emit("nf4_gemv_bf16", rows, ms, bytes);
+            if (rows == 1) decode_ms += ms * s.per_token;
             if (rows == 1) decode_floor_ms += s.per_token * bytes / (copy_gbs * 1e9) * 1e3;
         }
         // Dequantize to bf16 (prefill): reads the weight, writes 2 bytes per element.
@@ -114,8 +186,9 @@ int main(int argc, char** argv) {
         emit("nf4_dequant_bf16", 0, dq_ms, dq_bytes);
     }
     std::printf("\n  ],\n");
-    std::printf("  \"decode_token_weights\": {\"gemv_ms_exact\": %.3f, \"gemv_ms_bf16codes\": %.3f, "
-                "\"floor_ms\": %.3f, \"tokens_per_s_bound_exact\": %.1f}\n}\n",
-                decode_ms[0], decode_ms[1], decode_floor_ms, 1e3 / decode_ms[0]);
+    std::printf("  \"decode_token_weights\": {\"gemv_ms\": %.3f, \"floor_ms\": %.3f, \"tokens_per_s_bound\": %.1f},\n",
+                decode_ms, decode_floor_ms, 1e3 / decode_ms);
+    print_layer_kinds(reps, l2);
+    std::printf("}\n");
     return 0;
 }

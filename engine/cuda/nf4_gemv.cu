@@ -1,18 +1,24 @@
-// The fused NF4 GEMV for decode (DESIGN.md section 3): y[m, o] = sum_k x[m, k] * code[q(o, k)] * absmax(o, k).
+// The fused NF4 GEMV for decode (DESIGN.md section 3) on the tensor cores: y[m, o] = sum_k x'[m, k] * W[o, k],
+// W[o, k] = code[q(o, k)] * absmax(o, k), where x' is x after an optional prologue (RMSNorm, or SwiGLU of a [rows, 2
+// in] input), and y gets an optional bias and residual.
 //
-// One warp per output row at a time, a grid of about one wave of resident blocks whose warps loop over rows.
-// Each lane streams 16-byte vectors of the row (32 weights, which never straddle an absmax block since
-// blocksize >= 32; ld.global.nc.L1::no_allocate, 4 in flight), decodes a byte into its two code values with one
-// shared-memory lookup, and accumulates sum(code * x) in fp32 per vector, scaled once by that block's absmax.
-// The weight is read exactly once.
+// Why tensor cores for a GEMV: on CUDA cores each weight costs a table lookup, an unpack of x and an FMA per row of x,
+// about 4.7 instructions a weight, which is the whole issue rate of an H100 at copy bandwidth (docs/performance.md).
+// A byte of NF4 holds two k-adjacent weights of one row, which is exactly one 32-bit register of an mma.m16n8k16 A
+// fragment; one shared-memory lookup turns it into that register. x is the B operand (8 columns: up to 8 rows of x
+// cost the same), so the FMAs and x unpacks are gone and the lookup dominates: about 2 instructions a weight.
 //
-// x: lane L needs the 64 contiguous bytes of x under its vector, so a warp's x reads stride 64 bytes. From global
-// memory (through L1) that costs 4x the wavefronts of a coalesced read; so when the rows of x fit (kSmemX), each
-// block first copies x into shared memory with every 64-byte chunk padded to 80 bytes, which makes the warp's
-// 16-byte reads conflict-free.
+// Work split: a block owns a stripe of 16 output rows at a time (a persistent grid loops over stripes); its 8 warps
+// split k into 64-wide steps (one absmax block each), accumulate in fp32 fragments, and are summed in a fixed order
+// through shared memory, so results are deterministic. In a 64-wide step, lane (g, t) = (lane / 4, lane % 4) loads
+// 8 bytes (16 weights, k = 16 t .. 16 t + 15) of rows g and g + 8 of the stripe, and byte j of them feeds k slot
+// pair (j % 2 ? 2 t + 8 : 2 t) of mma j / 2: k is permuted inside the step, which a dot product allows, as long as
+// the B fragment reads x in the same order (x[16 t + 4 s .. 16 t + 4 s + 3] for mma s). All 64 k of a step share one
+// absmax, so each step's four mma results are scaled once.
 //
-// kExactCodes picks the lookup table: fp32 code pairs (8 bytes a lookup, exact code values) or bf16 code pairs
-// (4 bytes, code values rounded to bf16, which halves shared-memory traffic). bench/gpu times both.
+// Shared memory: the code-pair table replicated once per lane (256 x 32 x 4 bytes), so a warp's 32 lookups hit 32
+// different banks whatever the bytes; x' for all rows, each row padded by 16 bytes so the B reads of 8 rows do not
+// collide; and the per-warp partial sums.
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/nf4_common.cuh"
@@ -23,197 +29,320 @@
 namespace glm4v::engine::cuda {
 namespace {
 
-constexpr int kWarpsPerBlock = 8;
-constexpr int kThreads = kWarpsPerBlock * 32;
-constexpr int kUnroll = 4;                      // 16-byte weight loads in flight per lane
-constexpr std::int64_t kSmemXLimit = 96 * 1024; // largest x staged in shared memory
-constexpr int kChunkStride = 5;                 // uint4 per 64-byte chunk of x in shared memory (4 + 1 pad)
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kStripe = 16;  // output rows of one mma tile
+constexpr int kStep = 64;    // k of one warp step: four k16 mmas under one absmax
+constexpr int kUnroll = 4;   // warp steps whose weight loads are in flight together
+constexpr int kLutBytes = 256 * 32 * 4;
+constexpr int kReduceBytes = kWarps * kStripe * 8 * 4;
+constexpr int kSmemXLimit = 96 * 1024; // x' bytes per launch; more rows than fit are done in several launches
+constexpr int kXPad = 8;               // elements (16 bytes) after each row of x'
 
-template <bool kExactCodes> struct CodePairs;
+template <typename T> struct Mma;
 
-template <> struct CodePairs<true> {
-    float2 pair[256];
-    __device__ void fill(const Nf4CodeArg& code, int i) { pair[i] = make_float2(code.v[i >> 4], code.v[i & 15]); }
-    __device__ float2 get(unsigned byte) const { return pair[byte]; }
+template <> struct Mma<__nv_bfloat16> {
+    __device__ __forceinline__ static void run(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                               std::uint32_t b1) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+            "{%0, %1, %2, %3};"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
 };
 
-template <> struct CodePairs<false> {
-    std::uint32_t pair[256];
-    __device__ void fill(const Nf4CodeArg& code, int i) {
-        pair[i] = Act<__nv_bfloat16>::pack(code.v[i >> 4], code.v[i & 15]);
+template <> struct Mma<__half> {
+    __device__ __forceinline__ static void run(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                               std::uint32_t b1) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+            "{%0, %1, %2, %3};"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
     }
-    __device__ float2 get(unsigned byte) const { return Act<__nv_bfloat16>::pair(pair[byte]); }
 };
 
-// kRows is the capacity (1, 2, 4 or 8) and `rows` <= kRows the rows of x actually there: four instantiations
-// instead of eight keep nvcc's time down, and the skipped rows cost one uniform branch.
-template <typename T, int kRows, bool kExactCodes, bool kSmemX>
-__global__ void __launch_bounds__(kThreads)
-    nf4_gemv_kernel(const T* __restrict__ x, int rows, const uint4* __restrict__ packed,
-                    const float* __restrict__ absmax, const T* __restrict__ bias, T* __restrict__ y,
-                    std::int64_t out_features, std::int64_t in_features, int blocksize_shift, Nf4CodeArg code) {
-    extern __shared__ uint4 x_shared[]; // kSmemX: [rows * vecs] chunks of kChunkStride uint4
-    __shared__ CodePairs<kExactCodes> lut;
-    for (int i = threadIdx.x; i < 256; i += blockDim.x) lut.fill(code, i);
-    const std::int64_t vecs = in_features / 32; // 16-byte weight vectors (and 64-byte x chunks) in a row
-    if constexpr (kSmemX) {
-        const uint4* xg = reinterpret_cast<const uint4*>(x);
-        for (std::int64_t i = threadIdx.x; i < rows * vecs * 4; i += blockDim.x)
-            x_shared[(i >> 2) * kChunkStride + (i & 3)] = __ldg(xg + i);
+// Read-once 8-byte weight load, like load_stream.
+__device__ __forceinline__ uint2 load_stream8(const uint2* p) {
+    uint2 r;
+    asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(r.x), "=r"(r.y) : "l"(p));
+    return r;
+}
+
+// Byte offset in the lane-replicated table of byte j (0..7) of q, for the lane whose offset bits are lane4.
+template <int J> __device__ __forceinline__ std::uint32_t lut_offset(uint2 q, std::uint32_t lane4) {
+    const std::uint32_t word = J < 4 ? q.x : q.y;
+    constexpr int kShift = 8 * (J % 4) - 7; // the byte lands at bits 7..14: entry (byte, lane) is at byte * 128
+    std::uint32_t moved;
+    if constexpr (kShift >= 0)
+        moved = word >> kShift;
+    else
+        moved = word << -kShift;
+    return (moved & 0x7F80u) | lane4;
+}
+
+struct KernelArgs {
+    const void* x;
+    int rows;
+    const std::uint8_t* packed;
+    const float* absmax;
+    std::int64_t out_features, in_features;
+    int blocksize_shift;
+    const void* norm_weight;
+    float eps;
+    const void* bias;
+    const void* residual;
+    void* y;
+    Nf4CodeArg code;
+};
+
+__device__ __forceinline__ float silu(float a) { return a / (1.0f + expf(-a)); }
+
+// x' into shared memory, rounded where the reference rounds: RMSNorm as model::rms_norm (statistics and products in
+// fp32, one rounding), SwiGLU as silu(a) rounded, then times b rounded.
+template <typename T, GemvPrologue kPrologue>
+__device__ void stage_x(const KernelArgs& a, T* xs, int xstride) {
+    __shared__ float inv_rms[kNf4GemvMaxRows];
+    const int in = static_cast<int>(a.in_features);
+    const int vecs = in / 8; // 16-byte vectors of 8 elements per row
+    const T* x = static_cast<const T*>(a.x);
+    for (int i = threadIdx.x; i < a.rows * vecs; i += kThreads) {
+        const int m = i / vecs, c = i % vecs;
+        uint4 v;
+        if constexpr (kPrologue == GemvPrologue::SwiGlu) {
+            const uint4 ga = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * 2 * in) + c);
+            const uint4 up = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * 2 * in + in) + c);
+            const std::uint32_t gw[4] = {ga.x, ga.y, ga.z, ga.w}, uw[4] = {up.x, up.y, up.z, up.w};
+            std::uint32_t o[4];
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                const float2 g = Act<T>::pair(gw[k]), u = Act<T>::pair(uw[k]);
+                const float2 s = Act<T>::pair(Act<T>::pack(silu(g.x), silu(g.y)));
+                o[k] = Act<T>::pack(s.x * u.x, s.y * u.y);
+            }
+            v = make_uint4(o[0], o[1], o[2], o[3]);
+        } else {
+            v = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * in) + c);
+        }
+        reinterpret_cast<uint4*>(xs + m * xstride)[c] = v;
     }
+    if constexpr (kPrologue == GemvPrologue::RmsNorm) {
+        __syncthreads();
+        const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+        if (warp < a.rows) {
+            float sum = 0.0f;
+            for (int k = lane * 2; k < in; k += 64) {
+                const float2 p = Act<T>::pair(*reinterpret_cast<const std::uint32_t*>(xs + warp * xstride + k));
+                sum = fmaf(p.x, p.x, fmaf(p.y, p.y, sum));
+            }
+#pragma unroll
+            for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
+            if (lane == 0) inv_rms[warp] = rsqrtf(sum / static_cast<float>(in) + a.eps);
+        }
+        __syncthreads();
+        const T* w = static_cast<const T*>(a.norm_weight);
+        for (int i = threadIdx.x; i < a.rows * vecs; i += kThreads) {
+            const int m = i / vecs, c = i % vecs;
+            uint4* p = reinterpret_cast<uint4*>(xs + m * xstride) + c;
+            const uint4 v = *p, wv = __ldg(reinterpret_cast<const uint4*>(w) + c);
+            const std::uint32_t xw[4] = {v.x, v.y, v.z, v.w}, ww[4] = {wv.x, wv.y, wv.z, wv.w};
+            std::uint32_t o[4];
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                const float2 xf = Act<T>::pair(xw[k]), wf = Act<T>::pair(ww[k]);
+                o[k] = Act<T>::pack(wf.x * (xf.x * inv_rms[m]), wf.y * (xf.y * inv_rms[m]));
+            }
+            *p = make_uint4(o[0], o[1], o[2], o[3]);
+        }
+    }
+}
+
+template <typename T, GemvPrologue kPrologue>
+__global__ void __launch_bounds__(kThreads) nf4_gemv_kernel(const KernelArgs a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    const int in = static_cast<int>(a.in_features);
+    const int xstride = in + kXPad;
+    std::uint32_t* lut = reinterpret_cast<std::uint32_t*>(smem);
+    T* xs = reinterpret_cast<T*>(smem + kLutBytes);
+    float* partial = reinterpret_cast<float*>(smem + kLutBytes + a.rows * xstride * static_cast<int>(sizeof(T)));
+
+    for (int i = threadIdx.x; i < kLutBytes / 16; i += kThreads) { // four lanes' copies of one byte per store
+        const int byte = i >> 3;
+        const std::uint32_t v = Act<T>::pack(a.code.v[byte >> 4], a.code.v[byte & 15]); // high nibble first
+        reinterpret_cast<uint4*>(lut)[i] = make_uint4(v, v, v, v);
+    }
+    stage_x<T, kPrologue>(a, xs, xstride);
     __syncthreads();
 
-    const int lane = threadIdx.x & 31;
-    const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * kWarpsPerBlock;
-    for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
-         row < out_features; row += warps) {
-        const uint4* wrow = packed + row * vecs;
-        const std::int64_t row_start = row * in_features; // flat index of the row's first weight
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const std::uint32_t lane4 = static_cast<std::uint32_t>(lane) * 4;
+    const unsigned char* lut_bytes = smem;
+    const int steps = in / kStep;
+    const std::int64_t stripes = (a.out_features + kStripe - 1) / kStripe;
+    const uint4* xrow = reinterpret_cast<const uint4*>(xs + g * xstride) + t * 2; // this lane's 16 x values of step 0
 
-        float acc[kRows];
-#pragma unroll
-        for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
+    for (std::int64_t stripe = blockIdx.x; stripe < stripes; stripe += gridDim.x) {
+        // Rows past the end (out_features % 16) re-read the last row; their sums are never written.
+        const std::int64_t last = a.out_features - 1;
+        const std::int64_t r0 = stripe * kStripe + g < last ? stripe * kStripe + g : last;
+        const std::int64_t r1 = stripe * kStripe + g + 8 < last ? stripe * kStripe + g + 8 : last;
+        const uint2* w0 = reinterpret_cast<const uint2*>(a.packed + r0 * (in / 2)) + t;
+        const uint2* w1 = reinterpret_cast<const uint2*>(a.packed + r1 * (in / 2)) + t;
+        const std::int64_t flat0 = r0 * in, flat1 = r1 * in;
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 
-        for (std::int64_t base = lane; base < vecs; base += 32 * kUnroll) {
-            uint4 q[kUnroll];
-            float scale[kUnroll];
+        for (int first = warp; first < steps; first += kWarps * kUnroll) {
+            uint2 q0[kUnroll], q1[kUnroll];
+            float s0[kUnroll], s1[kUnroll];
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
-                const std::int64_t v = base + u * 32;
-                if (v < vecs) {
-                    q[u] = load_stream(wrow + v);
-                    scale[u] = __ldg(absmax + ((row_start + v * 32) >> blocksize_shift));
-                } else {
-                    q[u] = make_uint4(0, 0, 0, 0);
-                    scale[u] = 0.0f;
+                const int step = first + u * kWarps;
+                if (step < steps) {
+                    q0[u] = load_stream8(w0 + step * (kStep / 16));
+                    q1[u] = load_stream8(w1 + step * (kStep / 16));
+                    s0[u] = __ldg(a.absmax + ((flat0 + step * kStep) >> a.blocksize_shift));
+                    s1[u] = __ldg(a.absmax + ((flat1 + step * kStep) >> a.blocksize_shift));
                 }
             }
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
-                const std::int64_t v = base + u * 32;
-                if (v >= vecs) break;
-                float w[32];
-                const std::uint32_t words[4] = {q[u].x, q[u].y, q[u].z, q[u].w};
-#pragma unroll
-                for (int j = 0; j < 16; ++j) {
-                    const float2 p = lut.get((words[j >> 2] >> (8 * (j & 3))) & 0xFFu); // high nibble first
-                    w[2 * j] = p.x;
-                    w[2 * j + 1] = p.y;
+                const int step = first + u * kWarps;
+                if (step >= steps) break;
+                uint4 xa = make_uint4(0, 0, 0, 0), xb = xa;
+                if (g < a.rows) {
+                    xa = xrow[step * (kStep / 8)];
+                    xb = xrow[step * (kStep / 8) + 1];
                 }
-#pragma unroll
-                for (int m = 0; m < kRows; ++m) {
-                    if (m >= rows) break;
-                    float s = 0.0f;
-#pragma unroll
-                    for (int t = 0; t < 4; ++t) {
-                        uint4 xx;
-                        if constexpr (kSmemX)
-                            xx = x_shared[(m * vecs + v) * kChunkStride + t];
-                        else
-                            xx = __ldg(reinterpret_cast<const uint4*>(x + m * in_features + v * 32) + t);
-                        const std::uint32_t xw[4] = {xx.x, xx.y, xx.z, xx.w};
-#pragma unroll
-                        for (int k = 0; k < 4; ++k) {
-                            const float2 xf = Act<T>::pair(xw[k]);
-                            s = fmaf(w[8 * t + 2 * k], xf.x, s);
-                            s = fmaf(w[8 * t + 2 * k + 1], xf.y, s);
-                        }
-                    }
-                    acc[m] = fmaf(scale[u], s, acc[m]);
-                }
+                const std::uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
+                float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#define GLM4V_NF4_MMA(S)                                                                                               \
+    {                                                                                                                  \
+        const std::uint32_t frag[4] = {                                                                                \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(q0[u], lane4)),                    \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(q1[u], lane4)),                    \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(q0[u], lane4)),                \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(q1[u], lane4))};               \
+        Mma<T>::run(d, frag, xw[2 * (S)], xw[2 * (S) + 1]);                                                            \
+    }
+                GLM4V_NF4_MMA(0)
+                GLM4V_NF4_MMA(1)
+                GLM4V_NF4_MMA(2)
+                GLM4V_NF4_MMA(3)
+#undef GLM4V_NF4_MMA
+                acc[0] = fmaf(d[0], s0[u], acc[0]);
+                acc[1] = fmaf(d[1], s0[u], acc[1]);
+                acc[2] = fmaf(d[2], s1[u], acc[2]);
+                acc[3] = fmaf(d[3], s1[u], acc[3]);
             }
         }
 
+        // Accumulator (g, 2t + c) is stripe row g, x row 2t + c; (g + 8, ...) likewise.
+        float* mine = partial + warp * (kStripe * 8);
+        mine[g * 8 + 2 * t] = acc[0];
+        mine[g * 8 + 2 * t + 1] = acc[1];
+        mine[(g + 8) * 8 + 2 * t] = acc[2];
+        mine[(g + 8) * 8 + 2 * t + 1] = acc[3];
+        __syncthreads();
+        if (threadIdx.x < kStripe * 8) {
+            const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
+            const std::int64_t row = stripe * kStripe + r;
+            if (m < a.rows && row < a.out_features) {
+                float v = 0.0f;
 #pragma unroll
-        for (int m = 0; m < kRows; ++m) {
-#pragma unroll
-            for (int offset = 16; offset > 0; offset >>= 1) acc[m] += __shfl_xor_sync(0xFFFFFFFFu, acc[m], offset);
+                for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + r * 8 + m];
+                if (a.bias) v += Act<T>::to_float(static_cast<const T*>(a.bias)[row]);
+                const std::int64_t at = m * a.out_features + row;
+                T out = Act<T>::from_float(v);
+                // The reference rounds the layer's output, then the sum with the residual.
+                if (a.residual)
+                    out = Act<T>::from_float(Act<T>::to_float(static_cast<const T*>(a.residual)[at]) +
+                                             Act<T>::to_float(out));
+                static_cast<T*>(a.y)[at] = out;
+            }
         }
-        if (lane < rows) {
-            float r = 0.0f;
-#pragma unroll
-            for (int m = 0; m < kRows; ++m)
-                if (m == lane) r = acc[m];
-            if (bias) r += Act<T>::to_float(bias[row]);
-            y[lane * out_features + row] = Act<T>::from_float(r);
-        }
+        __syncthreads();
     }
 }
 
-template <typename T, int kRows, bool kExactCodes, bool kSmemX>
-void launch_kernel(const T* x, int rows, const Nf4DeviceWeight& w, const T* bias, T* y, cudaStream_t stream) {
-    const auto kernel = nf4_gemv_kernel<T, kRows, kExactCodes, kSmemX>;
-    const std::size_t smem = kSmemX ? static_cast<std::size_t>(rows * (w.in_features / 32) * kChunkStride * 16) : 0;
-    if (smem > 48 * 1024)
+int smem_bytes(int rows, std::int64_t in, std::size_t elem) {
+    return kLutBytes + static_cast<int>(rows * (in + kXPad) * static_cast<std::int64_t>(elem)) + kReduceBytes;
+}
+
+template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStream_t stream) {
+    const auto kernel = nf4_gemv_kernel<T, kPrologue>;
+    static const int configured = [&] {
         GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              static_cast<int>(smem)));
-    int device = 0, sms = 0, per_sm = 0;
+                                              kLutBytes + kSmemXLimit + kReduceBytes));
+        return 0;
+    }();
+    (void)configured;
+    int device = 0, sms = 0;
     GLM4V_CUDA_CHECK(cudaGetDevice(&device));
     GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    GLM4V_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
-    // One wave of resident blocks; their warps loop over the rows.
-    const std::int64_t wanted = (w.out_features + kWarpsPerBlock - 1) / kWarpsPerBlock;
-    const auto blocks =
-        static_cast<unsigned>(std::min<std::int64_t>(wanted, std::int64_t{sms} * std::max(per_sm, 1)));
-    kernel<<<blocks, kThreads, smem, stream>>>(x, rows, reinterpret_cast<const uint4*>(w.packed), w.absmax, bias, y,
-                                               w.out_features, w.in_features, log2_exact(w.blocksize), nf4_code_arg());
-    GLM4V_CUDA_CHECK_LAUNCH();
+
+    const int row_bytes = static_cast<int>((a.in_features + kXPad) * static_cast<std::int64_t>(sizeof(T)));
+    const int rows_per_launch = std::max(1, std::min(kNf4GemvMaxRows, kSmemXLimit / row_bytes));
+    const std::int64_t x_row = a.in_features * (kPrologue == GemvPrologue::SwiGlu ? 2 : 1);
+    const int total_rows = a.rows;
+    for (int first = 0; first < total_rows; first += rows_per_launch) {
+        KernelArgs part = a;
+        part.rows = std::min(rows_per_launch, total_rows - first);
+        part.x = static_cast<const T*>(a.x) + first * x_row;
+        part.y = static_cast<T*>(a.y) + first * a.out_features;
+        if (a.residual) part.residual = static_cast<const T*>(a.residual) + first * a.out_features;
+        const int smem = smem_bytes(part.rows, a.in_features, sizeof(T));
+        int per_sm = 0;
+        GLM4V_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
+        const std::int64_t stripes = (a.out_features + kStripe - 1) / kStripe;
+        const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(stripes, std::int64_t{sms} * std::max(per_sm, 1)));
+        kernel<<<blocks, kThreads, smem, stream>>>(part);
+        GLM4V_CUDA_CHECK_LAUNCH();
+    }
 }
 
-template <typename T, int kRows, bool kExactCodes>
-void launch_staged(const T* x, int rows, const Nf4DeviceWeight& w, const T* bias, T* y, cudaStream_t stream) {
-    if (rows * (w.in_features / 32) * kChunkStride * 16 <= kSmemXLimit)
-        launch_kernel<T, kRows, kExactCodes, true>(x, rows, w, bias, y, stream);
-    else
-        launch_kernel<T, kRows, kExactCodes, false>(x, rows, w, bias, y, stream);
-}
-
-template <typename T, bool kExactCodes>
-void launch_rows(const void* x, int rows, const Nf4DeviceWeight& w, const void* bias, void* y, cudaStream_t stream) {
-    const auto* xt = static_cast<const T*>(x);
-    const auto* bt = static_cast<const T*>(bias);
-    auto* yt = static_cast<T*>(y);
-    GLM4V_CHECK(rows >= 1 && rows <= kNf4GemvMaxRows, ErrorKind::InvalidInput)
-        << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << rows;
-    if (rows == 1)
-        launch_staged<T, 1, kExactCodes>(xt, rows, w, bt, yt, stream);
-    else if (rows == 2)
-        launch_staged<T, 2, kExactCodes>(xt, rows, w, bt, yt, stream);
-    else if (rows <= 4)
-        launch_staged<T, 4, kExactCodes>(xt, rows, w, bt, yt, stream);
-    else
-        launch_staged<T, 8, kExactCodes>(xt, rows, w, bt, yt, stream);
-}
-
-void check_geometry(int rows, const Nf4DeviceWeight& w) {
-    GLM4V_CHECK(rows >= 1 && rows <= kNf4GemvMaxRows, ErrorKind::InvalidInput)
-        << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << rows;
-    GLM4V_CHECK(w.in_features % 32 == 0 && w.blocksize >= 32 && (w.blocksize & (w.blocksize - 1)) == 0,
-                ErrorKind::Unsupported)
-        << "nf4_gemv needs in_features % 32 == 0 and a power-of-two blocksize >= 32, got in_features "
+template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream) {
+    GLM4V_CHECK(nf4_gemv_supports(w), ErrorKind::Unsupported)
+        << "nf4_gemv needs in_features % 64 == 0 (at most 49088) and a power-of-two blocksize >= 64, got in_features "
         << w.in_features << ", blocksize " << w.blocksize;
-    GLM4V_CHECK(w.out_features > 0 && w.out_features / kWarpsPerBlock < 0x7FFFFFFF, ErrorKind::Unsupported)
-        << "nf4_gemv: out_features " << w.out_features << " out of range";
+    GLM4V_CHECK(p.rows >= 1 && p.rows <= kNf4GemvMaxRows, ErrorKind::InvalidInput)
+        << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << p.rows;
+    GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || p.norm_weight, ErrorKind::InvalidInput)
+        << "nf4_gemv: an RMSNorm prologue needs its weight";
+    KernelArgs a{};
+    a.x = p.x;
+    a.rows = p.rows;
+    a.packed = w.packed;
+    a.absmax = w.absmax;
+    a.out_features = w.out_features;
+    a.in_features = w.in_features;
+    a.blocksize_shift = log2_exact(w.blocksize);
+    a.norm_weight = p.norm_weight;
+    a.eps = p.eps;
+    a.bias = p.bias;
+    a.residual = p.residual;
+    a.y = p.y;
+    a.code = nf4_code_arg();
+    switch (p.prologue) {
+    case GemvPrologue::None: launch<T, GemvPrologue::None>(a, stream); break;
+    case GemvPrologue::RmsNorm: launch<T, GemvPrologue::RmsNorm>(a, stream); break;
+    case GemvPrologue::SwiGlu: launch<T, GemvPrologue::SwiGlu>(a, stream); break;
+    }
 }
 
 } // namespace
 
-void launch_nf4_gemv_bf16(const void* x, int rows, const Nf4DeviceWeight& w, const void* bias, void* y,
-                          cudaStream_t stream, Nf4GemvCodes codes) {
-    check_geometry(rows, w);
-    if (codes == Nf4GemvCodes::Fp32)
-        launch_rows<__nv_bfloat16, true>(x, rows, w, bias, y, stream);
-    else
-        launch_rows<__nv_bfloat16, false>(x, rows, w, bias, y, stream);
+bool nf4_gemv_supports(const Nf4DeviceWeight& w) {
+    return w.in_features > 0 && w.in_features % kStep == 0 && (w.in_features + kXPad) * 2 <= kSmemXLimit &&
+           w.out_features > 0 &&
+           w.blocksize >= kStep && (w.blocksize & (w.blocksize - 1)) == 0;
 }
 
-void launch_nf4_gemv_fp16(const void* x, int rows, const Nf4DeviceWeight& w, const void* bias, void* y,
-                          cudaStream_t stream, Nf4GemvCodes codes) {
-    check_geometry(rows, w);
-    if (codes == Nf4GemvCodes::Fp32)
-        launch_rows<__half, true>(x, rows, w, bias, y, stream);
-    else
-        launch_rows<__half, false>(x, rows, w, bias, y, stream);
+void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream) {
+    launch_typed<__nv_bfloat16>(w, p, stream);
+}
+
+void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream) {
+    launch_typed<__half>(w, p, stream);
 }
 
 } // namespace glm4v::engine::cuda

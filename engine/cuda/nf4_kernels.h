@@ -17,16 +17,27 @@ struct Nf4DeviceWeight {
     std::int64_t blocksize = 64;
 };
 
-// The fused decode GEMV: y[rows, out] = x[rows, in] * W^T (+ bias[out]), rows 1..kNf4GemvMaxRows, each weight byte
-// read once, fp32 accumulation. Needs in % 32 == 0, blocksize a power of two >= 32, 16-byte aligned x and packed.
-// Fp32 keeps the code values exact in the shared lookup table; Bf16 (the default) rounds them to bf16, half the
-// shared-memory traffic; bench/gpu measures both.
+// The fused decode GEMV (nf4_gemv.cu): y[rows, out] = x'[rows, in] * W^T (+ bias) (+ residual), rows
+// 1..kNf4GemvMaxRows, each weight byte read once, on the tensor cores with fp32 accumulation; code values enter as
+// the activation type (bf16 codes are within 2^-9 of the exact ones, the rounding prefill's dequantize applies too).
+// x' is x, or RMSNorm(x) * norm_weight, or SwiGLU of x [rows, 2 in] (silu of the first half times the second),
+// rounded as the reference rounds each op. The residual [rows, out] may be y itself (an in-place residual add); x
+// must not overlap y. Needs nf4_gemv_supports(w) and 16-byte aligned x, norm_weight and packed.
 constexpr int kNf4GemvMaxRows = 8;
-enum class Nf4GemvCodes { Fp32, Bf16 };
-void launch_nf4_gemv_bf16(const void* x, int rows, const Nf4DeviceWeight& w, const void* bias, void* y,
-                          cudaStream_t stream, Nf4GemvCodes codes = Nf4GemvCodes::Bf16);
-void launch_nf4_gemv_fp16(const void* x, int rows, const Nf4DeviceWeight& w, const void* bias, void* y,
-                          cudaStream_t stream, Nf4GemvCodes codes = Nf4GemvCodes::Bf16);
+enum class GemvPrologue { None, RmsNorm, SwiGlu };
+struct Nf4GemvParams {
+    const void* x = nullptr; // [rows, in], or [rows, 2 in] for SwiGlu
+    int rows = 1;
+    GemvPrologue prologue = GemvPrologue::None;
+    const void* norm_weight = nullptr; // RmsNorm: [in]
+    float eps = 0.0f;                  // RmsNorm
+    const void* bias = nullptr;        // [out] or null
+    const void* residual = nullptr;    // [rows, out] or null
+    void* y = nullptr;                 // [rows, out]
+};
+bool nf4_gemv_supports(const Nf4DeviceWeight& w); // in % 64 == 0 (at most 49088), blocksize a power of two >= 64
+void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
+void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 
 // out[out, in] = the dequantized weight, rounded to nearest even: bit-identical to quant::nf4_dequantize.
 // Needs out * in % 8 == 0, blocksize a power of two >= 8, 16-byte aligned out.

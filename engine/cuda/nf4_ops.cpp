@@ -34,38 +34,66 @@ cudaStream_t current_stream(const torch::Device& device) {
 
 } // namespace
 
-torch::Tensor nf4_gemv(const torch::Tensor& x_in, const quant::Nf4Weight& w, const torch::Tensor& bias,
-                       Nf4GemvVariant variant) {
+bool nf4_gemv_supports(const quant::Nf4Weight& w) {
+    Nf4DeviceWeight d;
+    d.out_features = w.out_features;
+    d.in_features = w.in_features;
+    d.blocksize = w.blocksize;
+    return nf4_gemv_supports(d);
+}
+
+torch::Tensor nf4_gemv(const torch::Tensor& x_in, const quant::Nf4Weight& w, const Nf4GemvOptions& o) {
+    using Input = Nf4GemvOptions::Input;
     const Nf4DeviceWeight d = device_weight(w, "nf4_gemv");
-    GLM4V_CHECK(x_in.dim() == 2 && x_in.size(1) == w.in_features && x_in.size(0) >= 1 &&
-                    x_in.size(0) <= kNf4GemvMaxRows,
+    const std::int64_t x_cols = o.input == Input::SwiGlu ? 2 * w.in_features : w.in_features;
+    GLM4V_CHECK(x_in.dim() == 2 && x_in.size(1) == x_cols && x_in.size(0) >= 1 && x_in.size(0) <= kNf4GemvMaxRows,
                 ErrorKind::InvalidInput)
-        << "nf4_gemv: x must be [1.." << kNf4GemvMaxRows << ", " << w.in_features << "], got " << x_in.sizes();
+        << "nf4_gemv: x must be [1.." << kNf4GemvMaxRows << ", " << x_cols << "], got " << x_in.sizes();
     const auto dtype = x_in.scalar_type();
     GLM4V_CHECK(dtype == torch::kBFloat16 || dtype == torch::kFloat16, ErrorKind::InvalidInput)
         << "nf4_gemv: x must be bf16 or fp16, got " << dtype;
     GLM4V_CHECK(x_in.device() == w.device(), ErrorKind::InvalidInput)
         << "nf4_gemv: x is on " << x_in.device() << ", the weight on " << w.device();
     GLM4V_CHECK(x_in.is_contiguous(), ErrorKind::InvalidInput) << "nf4_gemv: x must be contiguous";
-    if (bias.defined()) {
-        GLM4V_CHECK(bias.dim() == 1 && bias.size(0) == w.out_features && bias.scalar_type() == dtype &&
-                        bias.is_contiguous() && bias.device() == w.device(),
-                    ErrorKind::InvalidInput)
-            << "nf4_gemv: bias must be contiguous " << dtype << " [" << w.out_features << "] on " << w.device()
-            << ", got " << bias.scalar_type() << " " << bias.sizes() << " on " << bias.device();
-    }
     // A view at an odd offset cannot take 16-byte loads; copy it (decode rows are tiny).
     const torch::Tensor x = aligned16(x_in) ? x_in : x_in.clone();
+    const std::int64_t rows = x.size(0);
+    const auto check_vector = [&](const torch::Tensor& t, std::initializer_list<std::int64_t> shape, const char* what) {
+        GLM4V_CHECK(t.defined(), ErrorKind::InvalidInput) << "nf4_gemv: " << what << " is missing";
+        GLM4V_CHECK(t.sizes() == c10::IntArrayRef(shape) && t.scalar_type() == dtype && t.is_contiguous() &&
+                        t.device() == w.device(),
+                    ErrorKind::InvalidInput)
+            << "nf4_gemv: " << what << " must be contiguous " << dtype << " " << c10::IntArrayRef(shape) << " on "
+            << w.device() << ", got " << t.scalar_type() << " " << t.sizes() << " on " << t.device();
+    };
+    if (o.bias.defined()) check_vector(o.bias, {w.out_features}, "bias");
+    if (o.residual.defined()) check_vector(o.residual, {rows, w.out_features}, "residual");
+    if (o.input == Input::RmsNorm) {
+        check_vector(o.norm_weight, {w.in_features}, "norm weight");
+        GLM4V_CHECK(aligned16(o.norm_weight), ErrorKind::InvalidInput) << "nf4_gemv: norm weight is not 16-byte aligned";
+    }
+    torch::Tensor y = o.out;
+    if (y.defined())
+        check_vector(y, {rows, w.out_features}, "out");
+    else
+        y = torch::empty({rows, w.out_features}, x.options());
 
     const c10::cuda::CUDAGuard guard(w.device());
-    torch::Tensor y = torch::empty({x.size(0), w.out_features}, x.options());
-    const void* b = bias.defined() ? bias.data_ptr() : nullptr;
-    const int rows = static_cast<int>(x.size(0));
-    const auto codes = variant == Nf4GemvVariant::ExactCodes ? Nf4GemvCodes::Fp32 : Nf4GemvCodes::Bf16;
+    Nf4GemvParams p;
+    p.x = x.data_ptr();
+    p.rows = static_cast<int>(rows);
+    p.prologue = o.input == Input::RmsNorm  ? GemvPrologue::RmsNorm
+                 : o.input == Input::SwiGlu ? GemvPrologue::SwiGlu
+                                            : GemvPrologue::None;
+    p.norm_weight = o.input == Input::RmsNorm ? o.norm_weight.data_ptr() : nullptr;
+    p.eps = static_cast<float>(o.eps);
+    p.bias = o.bias.defined() ? o.bias.data_ptr() : nullptr;
+    p.residual = o.residual.defined() ? o.residual.data_ptr() : nullptr;
+    p.y = y.data_ptr();
     if (dtype == torch::kBFloat16)
-        launch_nf4_gemv_bf16(x.data_ptr(), rows, d, b, y.data_ptr(), current_stream(w.device()), codes);
+        launch_nf4_gemv_bf16(d, p, current_stream(w.device()));
     else
-        launch_nf4_gemv_fp16(x.data_ptr(), rows, d, b, y.data_ptr(), current_stream(w.device()), codes);
+        launch_nf4_gemv_fp16(d, p, current_stream(w.device()));
     return y;
 }
 

@@ -8,15 +8,24 @@
 
 namespace glm4v::engine::cuda {
 
-// Which lookup table the GEMV decodes with (see nf4_kernels.h): exact fp32 code values, or code values rounded to
-// bf16. Bf16Codes is the default: 1.3-1.5x faster on the H100 (docs/performance.md), and its rounding (at most 2^-9
-// of a weight) is the one the prefill path applies anyway when it dequantizes to bf16.
-enum class Nf4GemvVariant { ExactCodes, Bf16Codes };
+// What the GEMV does around the product (see nf4_kernels.h): x is used as is, or RMS-normalized with norm_weight
+// (GLM's RMSNorm, model::rms_norm), or is [rows, 2 in] and goes through SwiGLU (model::swiglu); bias [out] and
+// residual [rows, out] in x's dtype are added to the result. `out`, if given ([rows, out] contiguous, x's dtype),
+// receives the result and is returned; it may be the residual itself.
+struct Nf4GemvOptions {
+    enum class Input { Plain, RmsNorm, SwiGlu } input = Input::Plain;
+    torch::Tensor norm_weight;
+    double eps = 0.0;
+    torch::Tensor bias, residual, out;
+};
 
-// y [rows, out] = x [rows, in] * W^T (+ bias), rows 1..8, x bf16 or fp16 contiguous on the weight's CUDA device,
-// W with fp32 absmax (quant::nf4_with_f32_absmax), bias [out] in x's dtype or undefined. On the current stream.
-torch::Tensor nf4_gemv(const torch::Tensor& x, const quant::Nf4Weight& w, const torch::Tensor& bias = {},
-                       Nf4GemvVariant variant = Nf4GemvVariant::Bf16Codes);
+// Whether nf4_gemv takes this weight's geometry (in % 64 == 0, blocksize a power of two >= 64); other weights
+// dequantize and take a matmul (quant::Linear).
+bool nf4_gemv_supports(const quant::Nf4Weight& w);
+
+// y [rows, out] = x' [rows, in] * W^T (+ bias) (+ residual), rows 1..8, x bf16 or fp16 contiguous on the weight's
+// CUDA device, W with fp32 absmax (quant::nf4_with_f32_absmax). On the current stream.
+torch::Tensor nf4_gemv(const torch::Tensor& x, const quant::Nf4Weight& w, const Nf4GemvOptions& options = {});
 
 // W as a [out, in] tensor of dtype (bf16 or fp16) on the weight's device; bit-identical to quant::nf4_dequantize.
 torch::Tensor nf4_dequantize(const quant::Nf4Weight& w, torch::ScalarType dtype);

@@ -57,10 +57,12 @@ torch::Tensor Linear::forward_nf4(const torch::Tensor& x) const {
     if (x.is_cuda()) {
 #ifdef GLM4V_HAS_CUDA
         const std::int64_t rows = x.numel() / in_features_;
-        if (rows <= kGemvMaxRows) {
+        if (rows <= kGemvMaxRows && cuda::nf4_gemv_supports(nf4_)) {
             std::vector<std::int64_t> shape(x.sizes().begin(), x.sizes().end());
             shape.back() = out_features_;
-            return cuda::nf4_gemv(x.reshape({rows, in_features_}), nf4_, bias_).view(shape);
+            cuda::Nf4GemvOptions options;
+            options.bias = bias_;
+            return cuda::nf4_gemv(x.reshape({rows, in_features_}).contiguous(), nf4_, options).view(shape);
         }
         const torch::Tensor w = cuda::nf4_dequantize(nf4_, x.scalar_type()); // [out, in]
         return bias_.defined() ? torch::linear(x, w, bias_) : torch::linear(x, w);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/model/fused_decode.h"
 #include "engine/model/glm4v.h"
 #include "engine/runtime/kv_cache.h"
 
@@ -19,8 +20,11 @@ DecodeGraph::DecodeGraph(const model::Glm4v& model, KvCache& cache) : cache_(cac
     position_ = torch::full({1}, 0, on_device.dtype(torch::kInt64));
     // The row the next token goes to: the warm-up and the capture write only there, and the real step overwrites it.
     row_ = torch::full({1}, cache.length(), on_device.dtype(torch::kInt64));
+    const auto& lm = model.config().language;
+    const bool fused = model::fused_decode_supported(model.language(), lm, model.dtype());
     const auto run = [&] {
-        return model::language_decode_step(model.language(), model.config().language, x_, position_, row_, cache_);
+        return fused ? model::language_decode_step_fused(model.language(), lm, x_, position_, row_, cache_)
+                     : model::language_decode_step(model.language(), lm, x_, position_, row_, cache_);
     };
     // Warm up on a side stream first (cuBLAS handles, workspaces, lazy kernel loading), as CUDA graphs require.
     torch::cuda::synchronize();

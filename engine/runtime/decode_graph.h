@@ -1,6 +1,6 @@
 #pragma once
-// A decode step as a CUDA graph: model::language_decode_step captured once per conversation, then replayed for
-// every token. Eagerly a token costs about a thousand small kernel launches, whose CPU time, not the GPU's, set
+// A decode step as a CUDA graph: model::language_decode_step_fused (or, for a model its kernels do not take,
+// model::language_decode_step) captured once per conversation, then replayed for every token. Eagerly a token costs about a thousand small kernel launches, whose CPU time, not the GPU's, set
 // the decode rate on a fast card (docs/performance.md); a replay is one launch. Exists in CUDA builds only.
 
 #include <ATen/cuda/CUDAGraph.h>

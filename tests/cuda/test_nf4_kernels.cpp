@@ -5,6 +5,7 @@
 
 #include "engine/cuda/nf4_ops.h"
 #include "engine/error.h"
+#include "engine/model/layers.h"
 #include "engine/quant/linear.h"
 #include "engine/quant/nf4.h"
 #include "engine/quant/nf4_on_device.h"
@@ -18,6 +19,7 @@
 
 namespace quant = glm4v::engine::quant;
 namespace kernels = glm4v::engine::cuda;
+namespace model = glm4v::engine::model;
 using glm4v::engine::Error;
 using glm4v::engine::ErrorKind;
 
@@ -97,28 +99,88 @@ TEST_CASE("the NF4 GEMV matches the CPU reference on every model shape", "[cuda]
     for (const Shape& s : kModelShapes) {
         const quant::Nf4Weight cpu = random_weight(s.out, s.in);
         const quant::Nf4Weight gpu = cpu.to(cuda);
+        REQUIRE(kernels::nf4_gemv_supports(gpu));
         const torch::Tensor bias = torch::randn({s.out}) * 0.1;
         for (const std::int64_t rows : {1, 3, 8}) {
             for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
                 // fp16 only on the cheaper shapes: it shares the code path, not the conversions.
                 if (dtype == torch::kFloat16 && (rows != 1 || s.out * s.in > 64ll * 1024 * 1024)) continue;
                 const torch::Tensor x = torch::randn({rows, s.in}).to(dtype);
-                const torch::Tensor b = rows == 3 ? bias.to(dtype) : torch::Tensor();
-                const torch::Tensor ref = reference_gemv(x, cpu, b);
-                for (const auto variant : {kernels::Nf4GemvVariant::ExactCodes, kernels::Nf4GemvVariant::Bf16Codes}) {
-                    const bool exact = variant == kernels::Nf4GemvVariant::ExactCodes;
-                    const std::string what = std::string(s.name) + " [" + std::to_string(s.out) + "x" +
-                                              std::to_string(s.in) + "] rows " + std::to_string(rows) +
-                                              (dtype == torch::kBFloat16 ? " bf16" : " fp16") +
-                                              (exact ? " exact" : " bf16-codes") + (b.defined() ? " +bias" : "");
-                    INFO(what);
-                    const torch::Tensor y =
-                        kernels::nf4_gemv(x.to(cuda), gpu, b.defined() ? b.to(cuda) : b, variant);
-                    REQUIRE(y.scalar_type() == dtype);
-                    const double err = relative_error(y, ref);
-                    report("gemv " + what, err);
-                    CHECK(err < 1e-2);
-                }
+                kernels::Nf4GemvOptions options;
+                if (rows == 3) options.bias = bias.to(dtype).to(cuda);
+                const torch::Tensor ref = reference_gemv(x, cpu, options.bias);
+                const std::string what = std::string(s.name) + " [" + std::to_string(s.out) + "x" + std::to_string(s.in) +
+                                         "] rows " + std::to_string(rows) + (dtype == torch::kBFloat16 ? " bf16" : " fp16") +
+                                         (options.bias.defined() ? " +bias" : "");
+                INFO(what);
+                const torch::Tensor y = kernels::nf4_gemv(x.to(cuda), gpu, options);
+                REQUIRE(y.scalar_type() == dtype);
+                const double err = relative_error(y, ref);
+                report("gemv " + what, err);
+                CHECK(err < 1e-2);
+            }
+        }
+    }
+}
+
+TEST_CASE("the NF4 GEMV's RMSNorm and SwiGLU prologues and residual epilogue match the model's ops",
+          "[cuda][nf4][gemv][fused]") {
+    torch::manual_seed(15);
+    const torch::Device cuda(torch::kCUDA);
+    using Input = kernels::Nf4GemvOptions::Input;
+    struct Case {
+        const char* name;
+        std::int64_t out, in;
+        Input input;
+    };
+    const Case cases[] = {{"qkv after RMSNorm", 4608, 4096, Input::RmsNorm},
+                          {"h_to_4h after RMSNorm", 27392, 4096, Input::RmsNorm},
+                          {"4h_to_h after SwiGLU", 4096, 13696, Input::SwiGlu},
+                          {"output layer after RMSNorm", 151552, 4096, Input::RmsNorm}};
+    for (const Case& c : cases) {
+        const quant::Nf4Weight cpu = random_weight(c.out, c.in);
+        const quant::Nf4Weight gpu = cpu.to(cuda);
+        for (const std::int64_t rows : {1, 3, 8}) {
+            for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
+                if (dtype == torch::kFloat16 && rows != 3) continue;
+                const std::string what = std::string(c.name) + " rows " + std::to_string(rows) +
+                                         (dtype == torch::kBFloat16 ? " bf16" : " fp16");
+                INFO(what);
+                const auto on = torch::TensorOptions().dtype(dtype);
+                const torch::Tensor x = torch::randn({rows, c.input == Input::SwiGlu ? 2 * c.in : c.in}, on) * 2;
+                const torch::Tensor norm_weight = (torch::rand({c.in}) + 0.5).to(dtype);
+                const torch::Tensor bias = (torch::randn({c.out}) * 0.1).to(dtype);
+                const torch::Tensor residual = torch::randn({rows, c.out}, on);
+                // The reference: the model's own ops on the CPU in the same dtype, then an exact product.
+                const torch::Tensor x_ref = c.input == Input::SwiGlu ? model::swiglu(x) : model::rms_norm(x, norm_weight, 1e-5);
+                const torch::Tensor lin = (reference_gemv(x_ref, cpu, bias)).to(dtype);
+                const torch::Tensor ref = (residual.to(torch::kFloat64) + lin.to(torch::kFloat64));
+
+                kernels::Nf4GemvOptions o;
+                o.input = c.input;
+                o.norm_weight = norm_weight.to(cuda);
+                o.eps = 1e-5;
+                o.bias = bias.to(cuda);
+                o.residual = residual.to(cuda);
+                o.out = o.residual; // in place, as the decode step adds to its residual stream
+                const torch::Tensor y = kernels::nf4_gemv(x.to(cuda), gpu, o);
+                CHECK(y.data_ptr() == o.residual.data_ptr());
+                const double err = relative_error(y, ref);
+                report("fused gemv " + what, err);
+                CHECK(err < 1e-2);
+
+                // The prologue itself: the same GEMV fed the reference's x' differs by the odd rounding step at most.
+                kernels::Nf4GemvOptions plain;
+                plain.bias = o.bias;
+                const torch::Tensor from_ref = kernels::nf4_gemv(x_ref.to(cuda), gpu, plain);
+                const torch::Tensor fused = kernels::nf4_gemv(x.to(cuda), gpu, [&] {
+                    kernels::Nf4GemvOptions f = o;
+                    f.residual = f.out = torch::Tensor();
+                    return f;
+                }());
+                const double prologue_err = relative_error(fused, from_ref);
+                report("  prologue alone " + what, prologue_err);
+                CHECK(prologue_err < 2e-3);
             }
         }
     }
@@ -212,6 +274,13 @@ TEST_CASE("an NF4 linear on CUDA takes the GEMV for few rows and dequant plus ma
             CHECK(err < 1e-2);
         }
     }
+    // A geometry the GEMV does not take (in % 64 != 0): one token still works, through dequantize and a matmul.
+    const quant::Nf4Weight odd = quant::nf4_quantize(torch::randn({100, 96}) * 0.03);
+    const torch::Tensor x = torch::randn({1, 96});
+    const torch::Tensor y = quant::Linear::nf4(odd.to(cuda)).forward(x.to(torch::kBFloat16).to(cuda));
+    const double err = relative_error(y, quant::Linear::nf4(odd).forward(x));
+    report("Linear::forward 1 token, in_features 96 (no GEMV)", err);
+    CHECK(err < 1e-2);
 }
 
 TEST_CASE("the NF4 kernels refuse bad inputs with a message", "[cuda][nf4][errors]") {
@@ -231,8 +300,19 @@ TEST_CASE("the NF4 kernels refuse bad inputs with a message", "[cuda][nf4][error
     expect_error([&] { kernels::nf4_gemv(torch::randn({9, 256}, bf16), w); }, ErrorKind::InvalidInput, "[1..8, 256]");
     expect_error([&] { kernels::nf4_gemv(torch::randn({2, 512}, bf16).narrow(1, 0, 256), w); },
                  ErrorKind::InvalidInput, "contiguous");
-    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), w, torch::randn({63}, bf16)); },
-                 ErrorKind::InvalidInput, "bias");
+    kernels::Nf4GemvOptions short_bias;
+    short_bias.bias = torch::randn({63}, bf16);
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), w, short_bias); }, ErrorKind::InvalidInput,
+                 "bias");
+    kernels::Nf4GemvOptions no_norm;
+    no_norm.input = kernels::Nf4GemvOptions::Input::RmsNorm;
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), w, no_norm); }, ErrorKind::InvalidInput,
+                 "norm weight");
+    // A geometry the GEMV does not take (in % 64 != 0) is refused here; quant::Linear dequantizes instead.
+    const quant::Nf4Weight narrow = random_weight(64, 96).to(cuda);
+    CHECK_FALSE(kernels::nf4_gemv_supports(narrow));
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 96}, bf16), narrow); }, ErrorKind::Unsupported,
+                 "in_features % 64");
     const quant::Nf4Weight dq = quant::nf4_quantize(torch::randn({64, 256}), 64, true).to(cuda);
     expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), dq); }, ErrorKind::InvalidInput,
                  "nf4_with_f32_absmax");

@@ -1,0 +1,221 @@
+// The per-token attention of a decode step (DESIGN.md section 3): rotary embedding fused with the KV-cache append,
+// and split-K ("flash-decoding") attention of one query row over the used rows of the cache.
+//
+// Attention: a block takes one key/value group and one slice of the used rows, and serves all 16 query heads of the
+// group from each key and value it loads (GQA without copies). A warp scores one key row against the 16 heads with
+// 4 dims a lane, then sums the 16 partial dots across the warp in 16 shuffles by halving (each exchange hands half
+// of the heads to the partner lane), so lane 2h ends with head h's score. Scores and the slice's softmax stay in
+// shared memory; the slice's unnormalized output, maximum and sum go to a workspace that a second kernel combines.
+// The number of rows comes from the device (row + 1), so one CUDA graph serves every length.
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/decode_kernels.h"
+#include "engine/cuda/nf4_common.cuh"
+
+#include <cmath>
+
+namespace glm4v::engine::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
+
+// One thread per (head or group, dim pair). The reference rounds each product and each sum to the activation type.
+template <typename T>
+__global__ void rope_append_kernel(const T* __restrict__ qkv, int heads, int groups, int head_dim, int rotary_pairs,
+                                   const T* __restrict__ table, const std::int64_t* __restrict__ row,
+                                   T* __restrict__ keys, T* __restrict__ values, std::int64_t capacity,
+                                   T* __restrict__ q_out) {
+    const int pairs = head_dim / 2;
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (heads + 2 * groups) * pairs) return;
+    const int vec = i / pairs, p = i % pairs; // vec: q heads, then k groups, then v groups
+    const std::uint32_t in = reinterpret_cast<const std::uint32_t*>(qkv)[i];
+    std::uint32_t out = in;
+    if (vec < heads + groups && p < rotary_pairs) {
+        const float2 x = Act<T>::pair(in);
+        const float2 cs = Act<T>::pair(reinterpret_cast<const std::uint32_t*>(table)[p]);
+        const auto r = [](float v) { return Act<T>::to_float(Act<T>::from_float(v)); };
+        out = Act<T>::pack(r(x.x * cs.x) - r(x.y * cs.y), r(x.y * cs.x) + r(x.x * cs.y));
+    }
+    if (vec < heads) {
+        reinterpret_cast<std::uint32_t*>(q_out)[i] = out;
+        return;
+    }
+    const bool is_key = vec < heads + groups;
+    const int g = is_key ? vec - heads : vec - heads - groups;
+    T* cache = is_key ? keys : values;
+    reinterpret_cast<std::uint32_t*>(cache + (g * capacity + *row) * head_dim)[p] = out;
+}
+
+// One halving step: lanes with `kBit` set keep the upper kWidth of their values and take their partner's.
+template <int kWidth, int kBit> __device__ __forceinline__ void halve(float (&v)[16], int lane) {
+    const bool upper = lane & kBit;
+#pragma unroll
+    for (int i = 0; i < kWidth; ++i) {
+        const float send = upper ? v[i] : v[i + kWidth];
+        const float keep = upper ? v[i + kWidth] : v[i];
+        v[i] = keep + __shfl_xor_sync(0xFFFFFFFFu, send, kBit);
+    }
+}
+
+// Sums v[0..15] of every lane across the warp; lanes 2h and 2h + 1 return head h's total.
+__device__ __forceinline__ float sum_16_heads(float (&v)[16], int lane) {
+    halve<8, 16>(v, lane);
+    halve<4, 8>(v, lane);
+    halve<2, 4>(v, lane);
+    halve<1, 2>(v, lane);
+    return v[0] + __shfl_xor_sync(0xFFFFFFFFu, v[0], 1);
+}
+
+template <typename T, int kDim>
+__global__ void __launch_bounds__(kThreads)
+    attention_split_kernel(const T* __restrict__ q, const T* __restrict__ keys, const T* __restrict__ values,
+                           const std::int64_t* __restrict__ row, std::int64_t capacity, int splits, int max_chunk,
+                           float scale, float* __restrict__ part_out, float* __restrict__ part_max,
+                           float* __restrict__ part_sum) {
+    constexpr int kHeads = kDecodeHeadsPerGroup;
+    constexpr int kPerLane = kDim / 32;
+    extern __shared__ float scores[]; // [kHeads][max_chunk]
+    __shared__ float head_max[kHeads];
+    const int group = blockIdx.x, split = blockIdx.y;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const std::int64_t length = *row + 1;
+    const std::int64_t chunk = (length + splits - 1) / splits;
+    const std::int64_t begin = split * chunk;
+    const std::int64_t left = length - begin;
+    const int n = static_cast<int>(left <= 0 ? 0 : left < chunk ? left : chunk);
+    const T* k_group = keys + group * capacity * kDim;
+    const T* v_group = values + group * capacity * kDim;
+
+    float qr[kHeads][kPerLane];
+#pragma unroll
+    for (int h = 0; h < kHeads; ++h)
+#pragma unroll
+        for (int j = 0; j < kPerLane; ++j)
+            qr[h][j] = Act<T>::to_float(q[(group * kHeads + h) * kDim + lane * kPerLane + j]) * scale;
+
+    for (int t = warp; t < n; t += kWarps) {
+        const T* k = k_group + (begin + t) * kDim + lane * kPerLane;
+        float kf[kPerLane];
+#pragma unroll
+        for (int j = 0; j < kPerLane; ++j) kf[j] = Act<T>::to_float(k[j]);
+        float dot[kHeads];
+#pragma unroll
+        for (int h = 0; h < kHeads; ++h) {
+            dot[h] = 0.0f;
+#pragma unroll
+            for (int j = 0; j < kPerLane; ++j) dot[h] = fmaf(qr[h][j], kf[j], dot[h]);
+        }
+        const float s = sum_16_heads(dot, lane);
+        if ((lane & 1) == 0) scores[(lane >> 1) * max_chunk + t] = s;
+    }
+    __syncthreads();
+
+    // Softmax statistics of the slice: warp w takes heads 2w and 2w + 1.
+    for (int h = warp * 2; h < warp * 2 + 2; ++h) {
+        float* s = scores + h * max_chunk;
+        float m = -INFINITY;
+        for (int t = lane; t < n; t += 32) m = fmaxf(m, s[t]);
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1) m = fmaxf(m, __shfl_xor_sync(0xFFFFFFFFu, m, offset));
+        float sum = 0.0f;
+        for (int t = lane; t < n; t += 32) {
+            const float p = expf(s[t] - m);
+            s[t] = p;
+            sum += p;
+        }
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
+        if (lane == 0) {
+            head_max[h] = m;
+            const int at = (group * kHeads + h) * splits + split;
+            part_max[at] = m;
+            part_sum[at] = sum;
+        }
+    }
+    __syncthreads();
+
+    // Unnormalized output: warp w accumulates heads 2w and 2w + 1, kPerLane dims a lane.
+    float o[2][kPerLane] = {};
+    for (int t = 0; t < n; ++t) {
+        const T* v = v_group + (begin + t) * kDim + lane * kPerLane;
+        const float p0 = scores[(warp * 2) * max_chunk + t], p1 = scores[(warp * 2 + 1) * max_chunk + t];
+#pragma unroll
+        for (int j = 0; j < kPerLane; ++j) {
+            const float vf = Act<T>::to_float(v[j]);
+            o[0][j] = fmaf(p0, vf, o[0][j]);
+            o[1][j] = fmaf(p1, vf, o[1][j]);
+        }
+    }
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        float* dst = part_out + (static_cast<std::int64_t>((group * kHeads + warp * 2 + hh) * splits + split)) * kDim;
+#pragma unroll
+        for (int j = 0; j < kPerLane; ++j) dst[lane * kPerLane + j] = o[hh][j];
+    }
+}
+
+// out[h, d] = sum over slices of out_s * exp(max_s - M) / sum over slices of sum_s * exp(max_s - M).
+template <typename T>
+__global__ void attention_combine_kernel(const float* __restrict__ part_out, const float* __restrict__ part_max,
+                                         const float* __restrict__ part_sum, int splits, int head_dim,
+                                         T* __restrict__ out) {
+    const int h = blockIdx.x, d = threadIdx.x;
+    const float* m = part_max + h * splits;
+    const float* l = part_sum + h * splits;
+    float top = -INFINITY;
+    for (int s = 0; s < splits; ++s) top = fmaxf(top, m[s]);
+    float total = 0.0f, acc = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+        if (l[s] == 0.0f) continue; // an empty slice
+        const float w = expf(m[s] - top);
+        total = fmaf(l[s], w, total);
+        acc = fmaf(part_out[(static_cast<std::int64_t>(h) * splits + s) * head_dim + d], w, acc);
+    }
+    out[h * head_dim + d] = Act<T>::from_float(acc / total);
+}
+
+template <typename T> void rope_append(const DecodeAttentionArgs& a, cudaStream_t stream) {
+    const int threads = (a.heads + 2 * a.groups) * a.head_dim / 2;
+    rope_append_kernel<T><<<(threads + 255) / 256, 256, 0, stream>>>(
+        static_cast<const T*>(a.qkv), a.heads, a.groups, a.head_dim, a.rotary_dims / 2,
+        static_cast<const T*>(a.rope_table), a.row, static_cast<T*>(a.keys), static_cast<T*>(a.values), a.capacity,
+        static_cast<T*>(a.q));
+    GLM4V_CUDA_CHECK_LAUNCH();
+}
+
+template <typename T> void attend(const DecodeAttentionArgs& a, const DecodeAttentionWorkspace& ws, cudaStream_t stream) {
+    const int max_chunk = static_cast<int>((a.capacity + ws.splits - 1) / ws.splits);
+    const std::size_t smem = static_cast<std::size_t>(kDecodeHeadsPerGroup) * max_chunk * sizeof(float);
+    const auto kernel = attention_split_kernel<T, kDecodeHeadDim>;
+    if (smem > 48 * 1024)
+        GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    kernel<<<dim3(a.groups, ws.splits), kThreads, smem, stream>>>(
+        static_cast<const T*>(a.q), static_cast<const T*>(a.keys), static_cast<const T*>(a.values), a.row, a.capacity,
+        ws.splits, max_chunk, 1.0f / std::sqrt(static_cast<float>(a.head_dim)), ws.out, ws.max, ws.sum);
+    GLM4V_CUDA_CHECK_LAUNCH();
+    attention_combine_kernel<T><<<a.heads, a.head_dim, 0, stream>>>(ws.out, ws.max, ws.sum, ws.splits, a.head_dim,
+                                                                    static_cast<T*>(a.attention_out));
+    GLM4V_CUDA_CHECK_LAUNCH();
+}
+
+} // namespace
+
+int decode_attention_splits(std::int64_t capacity) {
+    // Enough slices to fill the card at a few thousand rows, and at most kMaxChunk rows a slice.
+    constexpr std::int64_t kMaxChunk = 512;
+    return static_cast<int>(std::max<std::int64_t>(32, (capacity + kMaxChunk - 1) / kMaxChunk));
+}
+
+void launch_rope_append_bf16(const DecodeAttentionArgs& a, cudaStream_t stream) { rope_append<__nv_bfloat16>(a, stream); }
+void launch_rope_append_fp16(const DecodeAttentionArgs& a, cudaStream_t stream) { rope_append<__half>(a, stream); }
+
+void launch_decode_attention_bf16(const DecodeAttentionArgs& a, const DecodeAttentionWorkspace& ws, cudaStream_t stream) {
+    attend<__nv_bfloat16>(a, ws, stream);
+}
+void launch_decode_attention_fp16(const DecodeAttentionArgs& a, const DecodeAttentionWorkspace& ws, cudaStream_t stream) {
+    attend<__half>(a, ws, stream);
+}
+
+} // namespace glm4v::engine::cuda
