@@ -1,7 +1,8 @@
 // Microbenchmarks of the NF4 and decode kernels on the real GLM-4V-9B shapes with random weights (DESIGN.md section
 // 8). Prints one JSON object: the card's device-to-device copy bandwidth, then each kernel's median time and the
 // bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth); then one decoded token's time by
-// layer kind, each op of the fused decode step (model/fused_decode.h) timed alone at its real shape.
+// layer kind, each op of the fused decode step (model/fused_decode.h) timed alone at its real shape. GEMVs and decode
+// ops are timed inside a CUDA graph (gpu_timing.h graph_ms), as the decode step runs them; dequantize, eagerly.
 //
 //   bench_nf4 [--reps N]
 #include "bench/gpu/gpu_timing.h"
@@ -111,7 +112,7 @@ void print_layer_kinds(int reps, std::int64_t l2) {
     std::printf("  \"decode_layer_kinds\": [\n");
     double total = 0;
     for (std::size_t k = 0; k < std::size(kinds); ++k) {
-        const double us = median_ms(kinds[k].run, reps) * 1e3 * kinds[k].per_token;
+        const double us = glm4v::bench::graph_ms(kinds[k].run, reps) * 1e3 * kinds[k].per_token;
         total += us;
         std::printf("    {\"kind\": \"%s\", \"runs_per_token\": %d, \"us_per_token\": %.1f}%s\n", kinds[k].name,
                     kinds[k].per_token, us, k + 1 < std::size(kinds) ? "," : "");
@@ -175,7 +176,7 @@ int main(int argc, char** argv) {
             const torch::Tensor x =
                 torch::randn({rows, s.in}, torch::TensorOptions().dtype(torch::kBFloat16).device(cuda));
             const std::int64_t bytes = weight_bytes + rows * s.in * 2 + rows * s.out * 2;
-            const double ms = median_ms([&](int i) { kernels::nf4_gemv(x, ws[i % copies]); }, reps);
+            const double ms = glm4v::bench::graph_ms([&](int i) { kernels::nf4_gemv(x, ws[i % copies]); }, reps);
             emit("nf4_gemv_bf16", rows, ms, bytes);
             if (rows == 1) decode_ms += ms * s.per_token;
             if (rows == 1) decode_floor_ms += s.per_token * bytes / (copy_gbs * 1e9) * 1e3;

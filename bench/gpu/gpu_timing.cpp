@@ -1,6 +1,9 @@
 #include "bench/gpu/gpu_timing.h"
 
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -37,6 +40,20 @@ double median_ms(const std::function<void(int)>& run, int reps) {
     for (auto& e : ev) cudaEventDestroy(e);
     std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
     return ms[reps / 2];
+}
+
+double graph_ms(const std::function<void(int)>& run, int reps) {
+    for (int i = 0; i < 3; ++i) run(i); // lazy loading, workspaces
+    torch::cuda::synchronize();
+    at::cuda::CUDAGraph graph;
+    const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+    {
+        const c10::cuda::CUDAStreamGuard guard(side);
+        graph.capture_begin();
+        for (int i = 0; i < reps; ++i) run(i);
+        graph.capture_end();
+    }
+    return median_ms([&](int) { graph.replay(); }, 5) / reps;
 }
 
 double copy_gb_per_s() {

@@ -14,6 +14,10 @@ void cuda_check(cudaError_t e, const char* what); // prints and exits on failure
 // run(i) gets the run's index, to rotate among inputs.
 double median_ms(const std::function<void(int)>& run, int reps);
 
+// Milliseconds a run takes on the GPU inside a CUDA graph of `reps` runs back to back, as a decode step's kernels
+// run: without the CPU's launch time, which median_ms counts for kernels shorter than their launch.
+double graph_ms(const std::function<void(int)>& run, int reps);
+
 // A 2 GiB device-to-device copy, counting bytes read plus bytes written: the bandwidth ceiling of decode.
 double copy_gb_per_s();
 // An 8192^3 bf16 matmul through cuBLAS: the compute ceiling of prefill and the vision tower.

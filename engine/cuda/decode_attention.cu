@@ -2,7 +2,8 @@
 // and split-K ("flash-decoding") attention of one query row over the used rows of the cache.
 //
 // Attention: a block takes one key/value group and one slice of the used rows, and serves all 16 query heads of the
-// group from each key and value it loads (GQA without copies). A warp scores one key row against the 16 heads with
+// group from each key and value it loads (GQA without copies). It first copies the slice's keys and values into shared
+// memory with all loads in flight at once, since one latency per row made this kernel 30 us. A warp scores one key row against the 16 heads with
 // 4 dims a lane, then sums the 16 partial dots across the warp in 16 shuffles by halving (each exchange hands half
 // of the heads to the partner lane), so lane 2h ends with head h's score. Scores and the slice's softmax stay in
 // shared memory; the slice's unnormalized output, maximum and sum go to a workspace that a second kernel combines.
@@ -19,6 +20,7 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
+constexpr int kMaxSplits = 256;
 
 // One thread per (head or group, dim pair). The reference rounds each product and each sum to the activation type.
 template <typename T>
@@ -26,6 +28,8 @@ __global__ void rope_append_kernel(const T* __restrict__ qkv, int heads, int gro
                                    const T* __restrict__ table, const std::int64_t* __restrict__ row,
                                    T* __restrict__ keys, T* __restrict__ values, std::int64_t capacity,
                                    T* __restrict__ q_out) {
+    allow_next_kernel();
+    grid_dependency_wait();
     const int pairs = head_dim / 2;
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (heads + 2 * groups) * pairs) return;
@@ -74,10 +78,15 @@ __global__ void __launch_bounds__(kThreads)
                            const std::int64_t* __restrict__ row, std::int64_t capacity, int splits, int max_chunk,
                            float scale, float* __restrict__ part_out, float* __restrict__ part_max,
                            float* __restrict__ part_sum) {
+    allow_next_kernel();
+    grid_dependency_wait();
     constexpr int kHeads = kDecodeHeadsPerGroup;
     constexpr int kPerLane = kDim / 32;
-    extern __shared__ float scores[]; // [kHeads][max_chunk]
-    __shared__ float head_max[kHeads];
+    constexpr int kVecsPerRow = kDim * static_cast<int>(sizeof(T)) / 16;
+    // [kHeads][max_chunk] scores, then the slice's keys and values [max_chunk][kDim] each.
+    extern __shared__ __align__(16) float scores[];
+    T* k_rows = reinterpret_cast<T*>(scores + kHeads * max_chunk);
+    T* v_rows = k_rows + max_chunk * kDim;
     const int group = blockIdx.x, split = blockIdx.y;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const std::int64_t length = *row + 1;
@@ -85,22 +94,28 @@ __global__ void __launch_bounds__(kThreads)
     const std::int64_t begin = split * chunk;
     const std::int64_t left = length - begin;
     const int n = static_cast<int>(left <= 0 ? 0 : left < chunk ? left : chunk);
-    const T* k_group = keys + group * capacity * kDim;
-    const T* v_group = values + group * capacity * kDim;
 
+    // Every load of the block at once: the slice's keys and values into shared memory, the query into registers.
+    // The block then waits on memory once, not once per row.
+    const uint4* k_src = reinterpret_cast<const uint4*>(keys + (group * capacity + begin) * kDim);
+    const uint4* v_src = reinterpret_cast<const uint4*>(values + (group * capacity + begin) * kDim);
+    for (int i = threadIdx.x; i < n * kVecsPerRow; i += kThreads) {
+        reinterpret_cast<uint4*>(k_rows)[i] = __ldg(k_src + i);
+        reinterpret_cast<uint4*>(v_rows)[i] = __ldg(v_src + i);
+    }
     float qr[kHeads][kPerLane];
 #pragma unroll
     for (int h = 0; h < kHeads; ++h)
 #pragma unroll
         for (int j = 0; j < kPerLane; ++j)
             qr[h][j] = Act<T>::to_float(q[(group * kHeads + h) * kDim + lane * kPerLane + j]) * scale;
+    __syncthreads();
 
     for (int t = warp; t < n; t += kWarps) {
-        const T* k = k_group + (begin + t) * kDim + lane * kPerLane;
+        float dot[kHeads];
         float kf[kPerLane];
 #pragma unroll
-        for (int j = 0; j < kPerLane; ++j) kf[j] = Act<T>::to_float(k[j]);
-        float dot[kHeads];
+        for (int j = 0; j < kPerLane; ++j) kf[j] = Act<T>::to_float(k_rows[t * kDim + lane * kPerLane + j]);
 #pragma unroll
         for (int h = 0; h < kHeads; ++h) {
             dot[h] = 0.0f;
@@ -128,7 +143,6 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
         if (lane == 0) {
-            head_max[h] = m;
             const int at = (group * kHeads + h) * splits + split;
             part_max[at] = m;
             part_sum[at] = sum;
@@ -139,11 +153,10 @@ __global__ void __launch_bounds__(kThreads)
     // Unnormalized output: warp w accumulates heads 2w and 2w + 1, kPerLane dims a lane.
     float o[2][kPerLane] = {};
     for (int t = 0; t < n; ++t) {
-        const T* v = v_group + (begin + t) * kDim + lane * kPerLane;
         const float p0 = scores[(warp * 2) * max_chunk + t], p1 = scores[(warp * 2 + 1) * max_chunk + t];
 #pragma unroll
         for (int j = 0; j < kPerLane; ++j) {
-            const float vf = Act<T>::to_float(v[j]);
+            const float vf = Act<T>::to_float(v_rows[t * kDim + lane * kPerLane + j]);
             o[0][j] = fmaf(p0, vf, o[0][j]);
             o[1][j] = fmaf(p1, vf, o[1][j]);
         }
@@ -156,56 +169,80 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-// out[h, d] = sum over slices of out_s * exp(max_s - M) / sum over slices of sum_s * exp(max_s - M).
+// out[h, d] = sum over slices of out_s * exp(max_s - M) / sum over slices of sum_s * exp(max_s - M). The slice
+// weights are computed once per head into shared memory, so the sum over slices is independent loads, not a chain.
 template <typename T>
 __global__ void attention_combine_kernel(const float* __restrict__ part_out, const float* __restrict__ part_max,
                                          const float* __restrict__ part_sum, int splits, int head_dim,
                                          T* __restrict__ out) {
-    const int h = blockIdx.x, d = threadIdx.x;
+    allow_next_kernel();
+    grid_dependency_wait();
+    __shared__ float weight[kMaxSplits];
+    __shared__ float warp_top[kThreads / 32], warp_total[kThreads / 32];
+    const int h = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const float* m = part_max + h * splits;
     const float* l = part_sum + h * splits;
     float top = -INFINITY;
-    for (int s = 0; s < splits; ++s) top = fmaxf(top, m[s]);
-    float total = 0.0f, acc = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-        if (l[s] == 0.0f) continue; // an empty slice
-        const float w = expf(m[s] - top);
+    for (int s = threadIdx.x; s < splits; s += blockDim.x) top = fmaxf(top, m[s]);
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xFFFFFFFFu, top, offset));
+    if (lane == 0) warp_top[warp] = top;
+    __syncthreads();
+    for (int w = 0; w < warps; ++w) top = fmaxf(top, warp_top[w]);
+    float total = 0.0f;
+    for (int s = threadIdx.x; s < splits; s += blockDim.x) {
+        const float w = l[s] == 0.0f ? 0.0f : expf(m[s] - top); // an empty slice has max -inf and no output
+        weight[s] = w;
         total = fmaf(l[s], w, total);
-        acc = fmaf(part_out[(static_cast<std::int64_t>(h) * splits + s) * head_dim + d], w, acc);
     }
-    out[h * head_dim + d] = Act<T>::from_float(acc / total);
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) total += __shfl_xor_sync(0xFFFFFFFFu, total, offset);
+    if (lane == 0) warp_total[warp] = total;
+    __syncthreads();
+    total = 0.0f;
+    for (int w = 0; w < warps; ++w) total += warp_total[w];
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        const float* o = part_out + static_cast<std::int64_t>(h) * splits * head_dim + d;
+        float acc = 0.0f;
+#pragma unroll 8
+        for (int s = 0; s < splits; ++s) acc = fmaf(o[static_cast<std::int64_t>(s) * head_dim], weight[s], acc);
+        out[h * head_dim + d] = Act<T>::from_float(acc / total);
+    }
 }
 
 template <typename T> void rope_append(const DecodeAttentionArgs& a, cudaStream_t stream) {
     const int threads = (a.heads + 2 * a.groups) * a.head_dim / 2;
-    rope_append_kernel<T><<<(threads + 255) / 256, 256, 0, stream>>>(
-        static_cast<const T*>(a.qkv), a.heads, a.groups, a.head_dim, a.rotary_dims / 2,
-        static_cast<const T*>(a.rope_table), a.row, static_cast<T*>(a.keys), static_cast<T*>(a.values), a.capacity,
-        static_cast<T*>(a.q));
-    GLM4V_CUDA_CHECK_LAUNCH();
+    launch_after_previous(rope_append_kernel<T>, dim3((threads + 255) / 256), dim3(256), 0, stream,
+                          static_cast<const T*>(a.qkv), a.heads, a.groups, a.head_dim, a.rotary_dims / 2,
+                          static_cast<const T*>(a.rope_table), a.row, static_cast<T*>(a.keys),
+                          static_cast<T*>(a.values), a.capacity, static_cast<T*>(a.q));
 }
 
 template <typename T> void attend(const DecodeAttentionArgs& a, const DecodeAttentionWorkspace& ws, cudaStream_t stream) {
     const int max_chunk = static_cast<int>((a.capacity + ws.splits - 1) / ws.splits);
-    const std::size_t smem = static_cast<std::size_t>(kDecodeHeadsPerGroup) * max_chunk * sizeof(float);
+    const std::size_t smem = static_cast<std::size_t>(max_chunk) *
+                             (kDecodeHeadsPerGroup * sizeof(float) + 2 * kDecodeHeadDim * sizeof(T));
     const auto kernel = attention_split_kernel<T, kDecodeHeadDim>;
     if (smem > 48 * 1024)
         GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    kernel<<<dim3(a.groups, ws.splits), kThreads, smem, stream>>>(
-        static_cast<const T*>(a.q), static_cast<const T*>(a.keys), static_cast<const T*>(a.values), a.row, a.capacity,
-        ws.splits, max_chunk, 1.0f / std::sqrt(static_cast<float>(a.head_dim)), ws.out, ws.max, ws.sum);
-    GLM4V_CUDA_CHECK_LAUNCH();
-    attention_combine_kernel<T><<<a.heads, a.head_dim, 0, stream>>>(ws.out, ws.max, ws.sum, ws.splits, a.head_dim,
-                                                                    static_cast<T*>(a.attention_out));
-    GLM4V_CUDA_CHECK_LAUNCH();
+    launch_after_previous(kernel, dim3(a.groups, ws.splits), dim3(kThreads), smem, stream, static_cast<const T*>(a.q),
+                          static_cast<const T*>(a.keys), static_cast<const T*>(a.values), a.row, a.capacity, ws.splits,
+                          max_chunk, 1.0f / std::sqrt(static_cast<float>(a.head_dim)), ws.out, ws.max, ws.sum);
+    launch_after_previous(attention_combine_kernel<T>, dim3(a.heads), dim3(kThreads), 0, stream,
+                          static_cast<const float*>(ws.out), static_cast<const float*>(ws.max),
+                          static_cast<const float*>(ws.sum), ws.splits, a.head_dim, static_cast<T*>(a.attention_out));
 }
 
 } // namespace
 
 int decode_attention_splits(std::int64_t capacity) {
-    // Enough slices to fill the card at a few thousand rows, and at most kMaxChunk rows a slice.
-    constexpr std::int64_t kMaxChunk = 512;
-    return static_cast<int>(std::max<std::int64_t>(32, (capacity + kMaxChunk - 1) / kMaxChunk));
+    // Enough slices to fill the card at a thousand rows (2 groups x 64 blocks), and at most kMaxChunk rows a slice
+    // (its keys and values fit shared memory: 128 KB).
+    constexpr std::int64_t kMaxChunk = 256;
+    const std::int64_t splits = std::max<std::int64_t>(64, (capacity + kMaxChunk - 1) / kMaxChunk);
+    GLM4V_CHECK(splits <= kMaxSplits, ErrorKind::Unsupported)
+        << "decode attention: a cache of " << capacity << " rows is more than " << kMaxSplits * kMaxChunk;
+    return static_cast<int>(splits);
 }
 
 void launch_rope_append_bf16(const DecodeAttentionArgs& a, cudaStream_t stream) { rope_append<__nv_bfloat16>(a, stream); }

@@ -1,6 +1,7 @@
 #pragma once
 // Device helpers shared by the NF4 kernels.
 
+#include "engine/cuda/cuda_check.h"
 #include "engine/quant/nf4_code.h"
 
 #include <cuda_bf16.h>
@@ -25,6 +26,45 @@ inline int log2_exact(std::int64_t v) {
     int s = 0;
     while ((std::int64_t{1} << s) < v) ++s;
     return s;
+}
+
+// Programmatic dependent launch (sm_90): a kernel launched with launch_after_previous may start while the previous
+// kernel in the stream is still running; it does what does not depend on that kernel (table fills, weight loads),
+// then waits here until the previous kernel has finished and its writes are visible. Everything that reads the
+// previous kernel's output, or writes memory, comes after this. Without the launch attribute (older GPUs) it returns
+// at once. Each kernel also lets the next one start early, at its own beginning.
+__device__ __forceinline__ void allow_next_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+__device__ __forceinline__ void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+inline bool device_has_pdl() {
+    int device = 0, major = 0;
+    GLM4V_CUDA_CHECK(cudaGetDevice(&device));
+    GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    return major >= 9;
+}
+
+template <typename... KernelArgs, typename... Args>
+void launch_after_previous(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
+                           Args... args) {
+    cudaLaunchConfig_t config = {};
+    config.gridDim = grid;
+    config.blockDim = block;
+    config.dynamicSmemBytes = smem;
+    config.stream = stream;
+    cudaLaunchAttribute attribute[1];
+    attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute[0].val.programmaticStreamSerializationAllowed = 1;
+    config.attrs = attribute;
+    config.numAttrs = device_has_pdl() ? 1 : 0;
+    GLM4V_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, static_cast<KernelArgs>(args)...));
 }
 
 // Read-once weight stream: no L1 allocation, so activations stay cached.

@@ -156,111 +156,152 @@ __device__ void stage_x(const KernelArgs& a, T* xs, int xstride) {
     }
 }
 
+// The weights and scales of kUnroll warp steps of one stripe: what a warp has in flight.
+struct Batch {
+    uint2 q0[kUnroll], q1[kUnroll]; // 8 bytes of stripe rows g and g + 8 per step
+    float s0[kUnroll], s1[kUnroll]; // their absmax
+};
+
+// Rows past the end (out_features % 16) re-read the last row; their sums are never written.
+__device__ __forceinline__ void load_batch(Batch& b, const KernelArgs& a, std::int64_t stripe, int first, int steps,
+                                           int g, int t) {
+    const int in = static_cast<int>(a.in_features);
+    const std::int64_t last = a.out_features - 1;
+    const std::int64_t r0 = stripe * kStripe + g < last ? stripe * kStripe + g : last;
+    const std::int64_t r1 = stripe * kStripe + g + 8 < last ? stripe * kStripe + g + 8 : last;
+    const uint2* w0 = reinterpret_cast<const uint2*>(a.packed + r0 * (in / 2)) + t;
+    const uint2* w1 = reinterpret_cast<const uint2*>(a.packed + r1 * (in / 2)) + t;
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+        const int step = first + u * kWarps;
+        if (step < steps) {
+            b.q0[u] = load_stream8(w0 + step * (kStep / 16));
+            b.q1[u] = load_stream8(w1 + step * (kStep / 16));
+            b.s0[u] = __ldg(a.absmax + ((r0 * in + step * kStep) >> a.blocksize_shift));
+            b.s1[u] = __ldg(a.absmax + ((r1 * in + step * kStep) >> a.blocksize_shift));
+        }
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void compute_batch(const Batch& b, float (&acc)[4], const unsigned char* lut_bytes,
+                                              std::uint32_t lane4, const uint4* xrow, bool has_x, int first,
+                                              int steps) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+        const int step = first + u * kWarps;
+        if (step >= steps) break;
+        uint4 xa = make_uint4(0, 0, 0, 0), xb = xa;
+        if (has_x) {
+            xa = xrow[step * (kStep / 8)];
+            xb = xrow[step * (kStep / 8) + 1];
+        }
+        const std::uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
+        float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#define GLM4V_NF4_MMA(S)                                                                                               \
+    {                                                                                                                  \
+        const std::uint32_t frag[4] = {                                                                                \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(b.q0[u], lane4)),                  \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(b.q1[u], lane4)),                  \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(b.q0[u], lane4)),              \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(b.q1[u], lane4))};             \
+        Mma<T>::run(d, frag, xw[2 * (S)], xw[2 * (S) + 1]);                                                            \
+    }
+        GLM4V_NF4_MMA(0)
+        GLM4V_NF4_MMA(1)
+        GLM4V_NF4_MMA(2)
+        GLM4V_NF4_MMA(3)
+#undef GLM4V_NF4_MMA
+        acc[0] = fmaf(d[0], b.s0[u], acc[0]);
+        acc[1] = fmaf(d[1], b.s0[u], acc[1]);
+        acc[2] = fmaf(d[2], b.s1[u], acc[2]);
+        acc[3] = fmaf(d[3], b.s1[u], acc[3]);
+    }
+}
+
+// Sums the warps' partials of one stripe in a fixed order and writes y with bias and residual.
+template <typename T>
+__device__ void finish_stripe(const KernelArgs& a, float* partial, const float (&acc)[4], std::int64_t stripe, int warp,
+                              int g, int t) {
+    // Accumulator (g, 2t + c) is stripe row g, x row 2t + c; (g + 8, ...) likewise.
+    float* mine = partial + warp * (kStripe * 8);
+    mine[g * 8 + 2 * t] = acc[0];
+    mine[g * 8 + 2 * t + 1] = acc[1];
+    mine[(g + 8) * 8 + 2 * t] = acc[2];
+    mine[(g + 8) * 8 + 2 * t + 1] = acc[3];
+    __syncthreads();
+    if (threadIdx.x < kStripe * 8) {
+        const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
+        const std::int64_t row = stripe * kStripe + r;
+        if (m < a.rows && row < a.out_features) {
+            float v = 0.0f;
+#pragma unroll
+            for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + r * 8 + m];
+            if (a.bias) v += Act<T>::to_float(static_cast<const T*>(a.bias)[row]);
+            const std::int64_t at = m * a.out_features + row;
+            T out = Act<T>::from_float(v);
+            // The reference rounds the layer's output, then the sum with the residual.
+            if (a.residual)
+                out = Act<T>::from_float(Act<T>::to_float(static_cast<const T*>(a.residual)[at]) + Act<T>::to_float(out));
+            static_cast<T*>(a.y)[at] = out;
+        }
+    }
+    __syncthreads();
+}
+
+// A software pipeline over (stripe, batch) items: each warp issues the loads of its next item before computing the
+// current one, across stripe boundaries too, and the first loads go out before the table fill and the prologue, which
+// do not need them, and before waiting for the previous kernel to finish (programmatic dependent launch). So a warp
+// waits on memory once, at the start, instead of once per batch, and the start overlaps the previous kernel's end.
 template <typename T, GemvPrologue kPrologue>
-__global__ void __launch_bounds__(kThreads) nf4_gemv_kernel(const KernelArgs a) {
+__global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs a) {
     extern __shared__ __align__(16) unsigned char smem[];
     const int in = static_cast<int>(a.in_features);
     const int xstride = in + kXPad;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const int steps = in / kStep;
+    const std::int64_t stripes = (a.out_features + kStripe - 1) / kStripe;
+
+    allow_next_kernel();
+    std::int64_t stripe = blockIdx.x;
+    int first = warp;
+    Batch cur;
+    if (stripe < stripes) load_batch(cur, a, stripe, first, steps, g, t);
+
     std::uint32_t* lut = reinterpret_cast<std::uint32_t*>(smem);
     T* xs = reinterpret_cast<T*>(smem + kLutBytes);
     float* partial = reinterpret_cast<float*>(smem + kLutBytes + a.rows * xstride * static_cast<int>(sizeof(T)));
-
     for (int i = threadIdx.x; i < kLutBytes / 16; i += kThreads) { // four lanes' copies of one byte per store
         const int byte = i >> 3;
         const std::uint32_t v = Act<T>::pack(a.code.v[byte >> 4], a.code.v[byte & 15]); // high nibble first
         reinterpret_cast<uint4*>(lut)[i] = make_uint4(v, v, v, v);
     }
+    grid_dependency_wait(); // x, the residual and y belong to the kernels before
     stage_x<T, kPrologue>(a, xs, xstride);
     __syncthreads();
 
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int g = lane >> 2, t = lane & 3;
     const std::uint32_t lane4 = static_cast<std::uint32_t>(lane) * 4;
-    const unsigned char* lut_bytes = smem;
-    const int steps = in / kStep;
-    const std::int64_t stripes = (a.out_features + kStripe - 1) / kStripe;
     const uint4* xrow = reinterpret_cast<const uint4*>(xs + g * xstride) + t * 2; // this lane's 16 x values of step 0
-
-    for (std::int64_t stripe = blockIdx.x; stripe < stripes; stripe += gridDim.x) {
-        // Rows past the end (out_features % 16) re-read the last row; their sums are never written.
-        const std::int64_t last = a.out_features - 1;
-        const std::int64_t r0 = stripe * kStripe + g < last ? stripe * kStripe + g : last;
-        const std::int64_t r1 = stripe * kStripe + g + 8 < last ? stripe * kStripe + g + 8 : last;
-        const uint2* w0 = reinterpret_cast<const uint2*>(a.packed + r0 * (in / 2)) + t;
-        const uint2* w1 = reinterpret_cast<const uint2*>(a.packed + r1 * (in / 2)) + t;
-        const std::int64_t flat0 = r0 * in, flat1 = r1 * in;
-        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-
-        for (int first = warp; first < steps; first += kWarps * kUnroll) {
-            uint2 q0[kUnroll], q1[kUnroll];
-            float s0[kUnroll], s1[kUnroll];
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-                const int step = first + u * kWarps;
-                if (step < steps) {
-                    q0[u] = load_stream8(w0 + step * (kStep / 16));
-                    q1[u] = load_stream8(w1 + step * (kStep / 16));
-                    s0[u] = __ldg(a.absmax + ((flat0 + step * kStep) >> a.blocksize_shift));
-                    s1[u] = __ldg(a.absmax + ((flat1 + step * kStep) >> a.blocksize_shift));
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-                const int step = first + u * kWarps;
-                if (step >= steps) break;
-                uint4 xa = make_uint4(0, 0, 0, 0), xb = xa;
-                if (g < a.rows) {
-                    xa = xrow[step * (kStep / 8)];
-                    xb = xrow[step * (kStep / 8) + 1];
-                }
-                const std::uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
-                float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#define GLM4V_NF4_MMA(S)                                                                                               \
-    {                                                                                                                  \
-        const std::uint32_t frag[4] = {                                                                                \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(q0[u], lane4)),                    \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(q1[u], lane4)),                    \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(q0[u], lane4)),                \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(q1[u], lane4))};               \
-        Mma<T>::run(d, frag, xw[2 * (S)], xw[2 * (S) + 1]);                                                            \
-    }
-                GLM4V_NF4_MMA(0)
-                GLM4V_NF4_MMA(1)
-                GLM4V_NF4_MMA(2)
-                GLM4V_NF4_MMA(3)
-#undef GLM4V_NF4_MMA
-                acc[0] = fmaf(d[0], s0[u], acc[0]);
-                acc[1] = fmaf(d[1], s0[u], acc[1]);
-                acc[2] = fmaf(d[2], s1[u], acc[2]);
-                acc[3] = fmaf(d[3], s1[u], acc[3]);
-            }
+    const bool has_x = g < a.rows;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    while (stripe < stripes) {
+        std::int64_t next_stripe = stripe;
+        int next_first = first + kWarps * kUnroll;
+        if (next_first >= steps) {
+            next_stripe += gridDim.x;
+            next_first = warp;
         }
-
-        // Accumulator (g, 2t + c) is stripe row g, x row 2t + c; (g + 8, ...) likewise.
-        float* mine = partial + warp * (kStripe * 8);
-        mine[g * 8 + 2 * t] = acc[0];
-        mine[g * 8 + 2 * t + 1] = acc[1];
-        mine[(g + 8) * 8 + 2 * t] = acc[2];
-        mine[(g + 8) * 8 + 2 * t + 1] = acc[3];
-        __syncthreads();
-        if (threadIdx.x < kStripe * 8) {
-            const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
-            const std::int64_t row = stripe * kStripe + r;
-            if (m < a.rows && row < a.out_features) {
-                float v = 0.0f;
-#pragma unroll
-                for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + r * 8 + m];
-                if (a.bias) v += Act<T>::to_float(static_cast<const T*>(a.bias)[row]);
-                const std::int64_t at = m * a.out_features + row;
-                T out = Act<T>::from_float(v);
-                // The reference rounds the layer's output, then the sum with the residual.
-                if (a.residual)
-                    out = Act<T>::from_float(Act<T>::to_float(static_cast<const T*>(a.residual)[at]) +
-                                             Act<T>::to_float(out));
-                static_cast<T*>(a.y)[at] = out;
-            }
+        Batch next;
+        if (next_stripe < stripes && next_first < steps) load_batch(next, a, next_stripe, next_first, steps, g, t);
+        if (first < steps) compute_batch<T>(cur, acc, smem, lane4, xrow, has_x, first, steps);
+        if (next_stripe != stripe) {
+            finish_stripe<T>(a, partial, acc, stripe, warp, g, t);
+            acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
         }
-        __syncthreads();
+        cur = next;
+        stripe = next_stripe;
+        first = next_first;
     }
 }
 
@@ -295,8 +336,7 @@ template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStre
         GLM4V_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
         const std::int64_t stripes = (a.out_features + kStripe - 1) / kStripe;
         const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(stripes, std::int64_t{sms} * std::max(per_sm, 1)));
-        kernel<<<blocks, kThreads, smem, stream>>>(part);
-        GLM4V_CUDA_CHECK_LAUNCH();
+        launch_after_previous(kernel, dim3(blocks), dim3(kThreads), smem, stream, part);
     }
 }
 
