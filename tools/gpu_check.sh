@@ -45,7 +45,7 @@ stage_build() {
         -DCMAKE_PREFIX_PATH="$torch_prefix;$SYS/usr" -DPKG_CONFIG_EXECUTABLE="$SYS/usr/bin/pkgconf" \
         -DGLM4V_CUDA_ARCHITECTURES="$ARCH" -DTORCH_CUDA_ARCH_LIST=9.0 -DGLM4V_GOLDEN_DIR="$GOLDEN" \
         >>"$LOG" 2>&1 || { tail -30 "$LOG"; fail configure; return; }
-    cmake --build "$BUILD" -j"$(nproc)" --target glm4v test_cuda_nf4 bench_nf4 bench_model >>"$LOG" 2>&1 ||
+    cmake --build "$BUILD" -j"$(nproc)" --target glm4v test_cuda_nf4 bench_nf4 bench_model bench_startup >>"$LOG" 2>&1 ||
         { grep -E "error|FAILED" "$LOG" | head -30; fail build; return; }
     grep -E "warning" "$LOG" | sort -u | head -20
     cuobjdump --dump-resource-usage "$BUILD/engine/cuda/libglm4v_cuda_kernels.a" >"$OUT/resource_usage.txt" 2>&1
@@ -95,6 +95,8 @@ for k in d["kernels"]:
     print(f"{k['shape']:<18} {k['out']:>6}x{k['in']:<6} {k['kernel']:<24} rows {k['rows']} {k['ms']*1e3:9.1f} us "
           f"{k['gb_per_s']:7.0f} GB/s  {100*k['of_copy']:5.1f}% of copy")
 print(json.dumps(d["decode_token_weights"]))
+for k in d["decode_layer_kinds"]:
+    print(f"{k['kind']:<36} {k['us_per_token']:8.1f} us per token")
 PY
 }
 
@@ -103,14 +105,24 @@ stage_bench_model() {
     local case
     case=$(ls -d "$GOLDEN"/*/ | head -1)
     local mode
-    for mode in "" --low-vram; do
-        timeout 250 "$BUILD/bench/gpu/bench_model" --tokenizer-dir "$case/model" --config "$ROOT/bench/gpu/glm4v-9b-config.json" \
+    for mode in --context-sweep --low-vram; do
+        timeout 300 "$BUILD/bench/gpu/bench_model" --tokenizer-dir "$case/model" --config "$ROOT/bench/gpu/glm4v-9b-config.json" \
             --reps 5 --decode-tokens 64 $mode >"$OUT/bench_model${mode/--/_}.json" 2>>"$LOG" || fail "bench_model $mode"
         cat "$OUT/bench_model${mode/--/_}.json"
     done
 }
 
-[ $# -gt 0 ] || set -- build test golden memcheck bench-kernels bench-model
+# Start-up from the quantized cache, warm and cold, through Glm4v::load (writes about 8 GB to a scratch folder).
+stage_bench_startup() {
+    step bench-startup
+    local case
+    case=$(ls -d "$GOLDEN"/*/ | head -1)
+    timeout 300 "$BUILD/bench/gpu/bench_startup" --tokenizer-dir "$case/model" --scratch "${TMPDIR:-/tmp}/glm4v-startup" \
+        --config "$ROOT/bench/gpu/glm4v-9b-config.json" --reps 3 >"$OUT/bench_startup.json" 2>>"$LOG" || fail bench_startup
+    cat "$OUT/bench_startup.json"
+}
+
+[ $# -gt 0 ] || set -- build test golden memcheck bench-kernels bench-model bench-startup
 : >"$LOG"
 for stage in "$@"; do
     "stage_${stage//-/_}"

@@ -3,9 +3,11 @@
 // the user's path through runtime::Chat. Prints one JSON object: vision tower ms, time to first token for a new
 // 1120x1120 image with a 20-token question, decode tokens/s with that image in context, peak GPU memory, and the
 // card's copy bandwidth and bf16 matmul rate measured in the same run; also the first token of a follow-up, and of a
-// follow-up after reopening the conversation from its cached image embeddings.
+// follow-up after reopening the conversation from its cached image embeddings; decode in a conversation whose decode
+// graph is already captured (steady); peak memory of a 4,096-row conversation with its image; with --context-sweep,
+// decode tokens/s after text-only contexts of 1k to 8k rows.
 //
-//   bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N] [--low-vram]
+//   bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N] [--low-vram] [--context-sweep]
 // The tokenizer only turns the question into ids (the golden tiny model's will do): its ids fall inside the real
 // vocabulary, and the weights are random anyway.
 #include "bench/gpu/gpu_timing.h"
@@ -65,11 +67,11 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 int main(int argc, char** argv) {
     std::string tokenizer_dir, config_path = "bench/gpu/glm4v-9b-config.json";
     int reps = 5, decode_tokens = 64;
-    bool low_vram = false;
+    bool low_vram = false, context_sweep = false;
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
-        if (flag == "--low-vram") {
-            low_vram = true;
+        if (flag == "--low-vram" || flag == "--context-sweep") {
+            (flag == "--low-vram" ? low_vram : context_sweep) = true;
             continue;
         }
         if (i + 1 >= argc) break;
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
     greedy.ignore_eos = true;
     // Decode twice: eagerly (GLM4V_CUDA_GRAPHS=0), then through the decode step's CUDA graph, the default.
     std::vector<double> ttft_ms, decode_tps, eager_tps, follow_up_ms, reopen_ms, eager_follow_up_ms, eager_reopen_ms;
+    std::vector<double> steady_tps;
     std::int64_t prompt_tokens = 0;
     for (const bool graphs : {false, true}) {
         setenv("GLM4V_CUDA_GRAPHS", graphs ? "1" : "0", 1);
@@ -149,6 +152,11 @@ int main(int argc, char** argv) {
                 // A follow-up in the open conversation: only its own tokens are prefilled.
                 greedy.max_new_tokens = 1;
                 const double follow_up = chat.ask(question, greedy, {}).stats.time_to_first_token_ms;
+                // Decode once the conversation's graph exists: what every reply after the first one gets.
+                greedy.max_new_tokens = decode_tokens;
+                const double steady = chat.ask(question, greedy, {}).stats.tokens_per_second;
+                greedy.max_new_tokens = 1;
+                if (record && graphs) steady_tps.push_back(steady);
                 embeddings = chat.image_embeddings();
                 reply_text = reply.text;
                 prompt_tokens = reply.stats.prompt_tokens;
@@ -178,8 +186,49 @@ int main(int argc, char** argv) {
     const Memory run_peak = peak_memory();
     std::sort(ttft_ms.begin(), ttft_ms.end());
     std::sort(decode_tps.begin(), decode_tps.end());
+    std::sort(steady_tps.begin(), steady_tps.end());
     std::size_t free_bytes = 0, total_bytes = 0;
     glm4v::bench::cuda_check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+
+    // Text of about n tokens: " what" is one piece for the pre-tokenizer, so its count scales.
+    std::string hundred;
+    for (int i = 0; i < 100; ++i) hundred += " what";
+    const double what_tokens = static_cast<double>(model->tokenizer().encode(hundred).size()) / 100.0;
+    const auto text_of = [&](std::int64_t n) {
+        std::string t;
+        for (std::int64_t i = 0; i < static_cast<std::int64_t>(n / what_tokens); ++i) t += " what";
+        return t;
+    };
+    // A 4,096-row conversation with its image: the image, a long question, and a reply up to the 4,096th row.
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+    std::int64_t rows_4096 = 0;
+    {
+        engine::runtime::Chat chat(model);
+        chat.set_image(image);
+        greedy.max_new_tokens = 64;
+        chat.ask(text_of(4096 - 64 - (prompt_tokens - question_tokens)), greedy, {});
+        rows_4096 = chat.context_used();
+    }
+    torch::cuda::synchronize();
+    const Memory peak_4096 = peak_memory();
+
+    // Decode speed against context length: a text-only prompt of n rows (the first reply captures the graph), then
+    // a follow-up whose decode is timed.
+    std::string sweep;
+    if (context_sweep) {
+        for (const std::int64_t n : {1024, 2048, 4096, 6144, 8000}) {
+            engine::runtime::Chat chat(model);
+            greedy.max_new_tokens = 2;
+            chat.ask(text_of(n), greedy, {});
+            greedy.max_new_tokens = decode_tokens;
+            const auto reply = chat.ask(question, greedy, {});
+            char entry[128];
+            std::snprintf(entry, sizeof entry, "%s{\"context\": %lld, \"tokens_per_s\": %.2f}", sweep.empty() ? "" : ", ",
+                          static_cast<long long>(chat.context_used()), reply.stats.tokens_per_second);
+            sweep += entry;
+        }
+    }
 
     std::printf("{\n  \"device\": \"%s\", \"copy_gb_per_s\": %.1f, \"bf16_matmul_tflop_per_s\": %.1f,\n", prop.name,
                 copy_gbs, matmul_tflops);
@@ -194,6 +243,10 @@ int main(int argc, char** argv) {
                 "\"reopen_ttft_ms_without_graphs\": %.2f,\n",
                 follow_up_ms[follow_up_ms.size() / 2], reopen_ms[reopen_ms.size() / 2],
                 eager_follow_up_ms[eager_follow_up_ms.size() / 2], eager_reopen_ms[eager_reopen_ms.size() / 2]);
+    std::printf("  \"decode_tokens_per_s_steady\": %.2f,\n", steady_tps[steady_tps.size() / 2]);
+    std::printf("  \"peak_4096\": {\"rows\": %lld, \"allocated_gib\": %.3f, \"reserved_gib\": %.3f},\n",
+                static_cast<long long>(rows_4096), gib(peak_4096.peak_allocated), gib(peak_4096.peak_reserved));
+    if (context_sweep) std::printf("  \"decode_vs_context\": [%s],\n", sweep.c_str());
     std::printf("  \"peak_allocated_gib\": %.3f, \"peak_reserved_gib\": %.3f, \"device_used_gib\": %.3f\n}\n",
                 gib(run_peak.peak_allocated), gib(run_peak.peak_reserved), gib(static_cast<std::int64_t>(total_bytes - free_bytes)));
     return 0;
