@@ -7,8 +7,9 @@
 //   bench_startup --tokenizer-dir DIR --scratch DIR [--config FILE] [--reps N]
 #include "engine/io/config.h"
 #include "engine/model/glm4v.h"
+#include "engine/model/language_model.h"
+#include "engine/model/vision_tower.h"
 #include "engine/model/weights.h"
-#include "engine/tokenizer/tokenizer.h"
 
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <nlohmann/json.hpp>
@@ -103,13 +104,15 @@ int main(int argc, char** argv) {
     for (const char* f : {"tokenizer.model", "tokenizer_config.json"})
         if (fs::exists(fs::path(tokenizer_dir) / f)) fs::copy_file(fs::path(tokenizer_dir) / f, model_dir / f);
     {
+        // The loader's own list of tensors, placed on the meta device: names and shapes, no memory.
         RecordingSource source;
-        engine::model::LoadOptions cpu;
-        cpu.device = "cpu";
-        cpu.dtype = torch::kBFloat16;
-        cpu.weights = engine::model::WeightFormat::Dense;
-        engine::model::Glm4v::from_source(engine::io::read_model_config(config_path),
-                                          engine::tokenizer::load_tokenizer(tokenizer_dir), source, cpu);
+        engine::model::WeightPlacement place;
+        place.source = &source;
+        place.device = torch::Device(torch::kMeta);
+        place.dtype = torch::kBFloat16;
+        const engine::io::ModelConfig config = engine::io::read_model_config(config_path);
+        engine::model::load_language_weights(config, place);
+        if (config.vision) engine::model::load_vision_weights(config, place);
         write_sparse_checkpoint(model_dir / "model.safetensors", source);
     }
 

@@ -151,14 +151,26 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
             << " tokens are used and the question needs " << rows + 1 << " more; start a new conversation";
     }
 
+    // A long prompt goes through the model kPrefillChunk rows at a time: that bounds its activations (a 4,096-row
+    // conversation stays under 8 GiB on the GPU), at the price of dequantizing the weights once more per chunk.
+    constexpr std::int64_t kPrefillChunk = 2048;
     auto feed = [&](const torch::Tensor& rows_x, const torch::Tensor& rows_pos, bool all_logits) {
-        const auto hidden = model::language_forward(m.language(), lm, rows_x, rows_pos, s.cache);
+        const std::int64_t n = rows_x.size(0);
+        std::vector<torch::Tensor> observed;
+        torch::Tensor last;
+        for (std::int64_t start = 0; start < n; start += kPrefillChunk) {
+            const std::int64_t len = std::min(kPrefillChunk, n - start);
+            const auto hidden =
+                model::language_forward(m.language(), lm, rows_x.narrow(0, start, len), rows_pos.narrow(0, start, len), s.cache);
+            if (all_logits && s.observer) observed.push_back(model::language_logits(m.language(), hidden));
+            last = hidden[-1].unsqueeze(0);
+        }
         if (all_logits && s.observer) {
-            auto logits = model::language_logits(m.language(), hidden);
+            auto logits = observed.size() == 1 ? observed.front() : torch::cat(observed);
             s.observer(logits);
             return logits[-1];
         }
-        auto logits = model::language_logits(m.language(), hidden[-1].unsqueeze(0))[0];
+        auto logits = model::language_logits(m.language(), last)[0];
         if (s.observer) s.observer(logits.unsqueeze(0));
         return logits;
     };
