@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Plots of the GPU benchmarks for docs/ (issue #6), from the JSON that tools/gpu_check.sh writes to $OUT.
 
-    python3 tools/plot_performance.py OUT_DIR [DOCS_DIR]
+    python3 tools/plot_performance.py PATH... [--docs DIR]
 
-Reads OUT_DIR/bench_model_context-sweep.json ("decode_vs_context") and OUT_DIR/bench_nf4.json
-("decode_layer_kinds"); writes DOCS_DIR/decode_vs_context.png and DOCS_DIR/decode_layer_kinds.png (DOCS_DIR
-defaults to docs/). Needs matplotlib (`.venv/bin/pip install matplotlib`; not a dependency of the app or tests).
+Each PATH is a benchmark's JSON file, or a folder whose *.json files are read. Writes
+  DIR/decode_vs_context.png   decode tokens/s against the rows in the KV cache, from bench_model's "decode_vs_context"
+  DIR/decode_layer_kinds.png  microseconds per decoded token by layer kind, from bench_nf4's "decode_layer_kinds"
+(DIR defaults to the repository's docs/). Every file holding a field is one series, labelled by its name, so runs
+before and after a change can be set side by side. A plot whose field no file holds is skipped with a message; the
+exit status is 1 only when no plot was made.
+
+Needs matplotlib, which is not a dependency of the app or its tests: `.venv/bin/pip install matplotlib`.
 """
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,58 +20,116 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 
-def load(path: Path, field: str):
-    if not path.exists():
-        sys.exit(f"{path}: not found (run tools/gpu_check.sh bench-kernels bench-model first)")
-    data = json.loads(path.read_text())
-    if field not in data:
-        sys.exit(f"{path}: no \"{field}\" field (an older benchmark binary?)")
-    return data
+def read_json_files(paths):
+    files = []
+    for path in paths:
+        files += sorted(path.glob("*.json")) if path.is_dir() else [path]
+    found = []
+    for f in files:
+        try:
+            data = json.loads(f.read_text())
+        except (OSError, ValueError) as e:
+            print(f"{f}: skipped ({e})", file=sys.stderr)
+            continue
+        if isinstance(data, dict):
+            found.append((f, data))
+    return found
 
 
-def plot_context(model: dict, out: Path) -> None:
-    points = model["decode_vs_context"]
-    x = [p["context"] for p in points]
-    y = [p["tokens_per_s"] for p in points]
+def series(found, field):
+    """(label, data) of every file holding `field`; labels are file names, with their folder where names repeat."""
+    holding = [(f, d) for f, d in found if d.get(field)]
+    stems = [f.stem for f, _ in holding]
+    return [(f.stem if stems.count(f.stem) == 1 else f"{f.parent.name}/{f.stem}", d) for f, d in holding]
+
+
+def device_of(runs):
+    devices = sorted({d.get("device", "unknown device") for _, d in runs})
+    return ", ".join(devices)
+
+
+def plot_context(runs, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
-    ax.plot(x, y, marker="o")
-    for xi, yi in zip(x, y):
-        ax.annotate(f"{yi:.0f}", (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-    ax.set_xlabel("rows in the KV cache")
-    ax.set_ylabel("decode tokens/s")
-    ax.set_ylim(0, max(y) * 1.2)
-    ax.set_title(f"GLM-4V-9B NF4 decode on {model['device']}", fontsize=10)
+    top = 0
+    for label, data in runs:
+        points = sorted(data["decode_vs_context"], key=lambda p: p["context"])
+        x = [p["context"] for p in points]
+        y = [p["tokens_per_s"] for p in points]
+        # The spread over the repetitions, where the benchmark reports it.
+        spread = [[p["tokens_per_s"] - p.get("tokens_per_s_min", p["tokens_per_s"]) for p in points],
+                  [p.get("tokens_per_s_max", p["tokens_per_s"]) - p["tokens_per_s"] for p in points]]
+        ax.errorbar(x, y, yerr=spread, marker="o", capsize=3, label=label)
+        for xi, yi in zip(x, y):
+            ax.annotate(f"{yi:.0f}", (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        top = max(top, max(y))
+    ax.set_xlabel("rows in the KV cache when decoding starts")
+    ax.set_ylabel("decode tokens/s (greedy)")
+    ax.set_ylim(0, top * 1.2)
+    ax.set_title(f"GLM-4V-9B NF4 decode against context on {device_of(runs)}", fontsize=10)
     ax.grid(alpha=0.3)
+    if len(runs) > 1:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out)
+    plt.close(fig)
 
 
-def plot_kinds(kernels: dict, out: Path) -> None:
-    kinds = kernels["decode_layer_kinds"]
-    names = [k["kind"] for k in kinds]
-    us = [k["us_per_token"] for k in kinds]
-    fig, ax = plt.subplots(figsize=(7.2, 3.6), dpi=120)
-    bars = ax.barh(names[::-1], us[::-1])
-    ax.bar_label(bars, labels=[f"{u:.0f} us" for u in us[::-1]], fontsize=8, padding=3)
-    ax.set_xlabel("microseconds per decoded token (all 40 layers)")
-    ax.set_title(f"One decoded token by layer kind: {sum(us) / 1e3:.2f} ms\n{kernels['device']}, each op timed alone", fontsize=10)
-    ax.set_xlim(0, max(us) * 1.25)
+def plot_kinds(runs, out: Path) -> None:
+    names = []
+    for _, data in runs:
+        names += [k["kind"] for k in data["decode_layer_kinds"] if k["kind"] not in names]
+    height = 0.8 / len(runs)
+    fig, ax = plt.subplots(figsize=(7.2, 1.2 + 0.45 * len(names) * max(1, len(runs) * 0.6)), dpi=120)
+    top = total = 0
+    for i, (label, data) in enumerate(runs):
+        us_by_kind = {k["kind"]: k["us_per_token"] for k in data["decode_layer_kinds"]}
+        # Top to bottom in the benchmark's order: the order of a decode step.
+        rows = [len(names) - 1 - j + (len(runs) - 1 - 2 * i) * height / 2 for j in range(len(names))]
+        us = [us_by_kind.get(n, 0) for n in names]
+        bars = ax.barh(rows, us, height=height, label=f"{label}: {sum(us) / 1e3:.2f} ms")
+        ax.bar_label(bars, labels=[f"{u:.0f} us" if n in us_by_kind else "" for n, u in zip(names, us)],
+                     fontsize=7, padding=3)
+        top = max(top, max(us))
+        total = sum(us)
+    ax.set_yticks(range(len(names)), names[::-1], fontsize=8)
+    ax.set_xlabel("microseconds per decoded token (all layers)")
+    ax.set_xlim(0, top * 1.25)
+    # Several runs: each one's total is in the legend.
+    headline = f": {total / 1e3:.2f} ms" if len(runs) == 1 else ""
+    ax.set_title(f"One decoded token by layer kind{headline}\n{device_of(runs)}, each kind timed alone", fontsize=10)
+    if len(runs) > 1:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out)
+    plt.close(fig)
 
 
-def main() -> None:
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    src = Path(sys.argv[1])
-    docs = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("docs")
-    plot_context(load(src / "bench_model_context-sweep.json", "decode_vs_context"), docs / "decode_vs_context.png")
-    plot_kinds(load(src / "bench_nf4.json", "decode_layer_kinds"), docs / "decode_layer_kinds.png")
-    print(f"wrote {docs / 'decode_vs_context.png'} and {docs / 'decode_layer_kinds.png'}")
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="benchmark JSON files, or folders of them")
+    parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parent.parent / "docs",
+                        help="where the PNGs go (default: the repository's docs/)")
+    args = parser.parse_args()
+    found = read_json_files(args.paths)
+    made = 0
+    for field, out, plot, source in [
+        ("decode_vs_context", "decode_vs_context.png", plot_context, "bench_model (its context part)"),
+        ("decode_layer_kinds", "decode_layer_kinds.png", plot_kinds, "bench_nf4"),
+    ]:
+        runs = series(found, field)
+        if not runs:
+            print(f"no file holds \"{field}\" (run {source} with a build that reports it); "
+                  f"{out} not written", file=sys.stderr)
+            continue
+        args.docs.mkdir(parents=True, exist_ok=True)
+        plot(runs, args.docs / out)
+        made += 1
+        print(f"wrote {args.docs / out} from {', '.join(label for label, _ in runs)}")
+    return 0 if made else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
