@@ -5,6 +5,19 @@
 #
 #   run(command="bash tools/gpu_check.sh build test golden bench-model", carry=[".device"])
 #   run(command="bash tools/gpu_check.sh build memcheck bench-kernels", carry=[".device"])
+#   run(command="bash tools/gpu_check.sh build bench-context bench-startup", carry=[".device"])
+#
+# Benchmark stages and what they write to $OUT (each program prints one JSON object, figures measured so far
+# included when a part fails or its --time-limit is reached; every run is also bounded by `timeout`):
+#   bench-kernels         bench_nf4.json: kernels against the copy ceiling, decode_layer_kinds          (~1 min)
+#   bench-model           bench_model.json: first token, decode, follow-up, reopen, peak_4096,
+#                         decode_vs_context; then bench_model_low-vram.json: chat and peak_4096 with
+#                         --low-vram                                                                   (~4 min)
+#   bench-model-default   bench_model.json only                                                        (~2.5 min)
+#   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
+#   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
+# BENCH_MODEL_ARGS adds arguments to every bench_model run (e.g. "--reps 3"). Plots from the JSON:
+# tools/plot_performance.py, on the development machine.
 #
 # The GPU machine has CUDA, CMake, ninja and PyTorch but none of the app's libraries, so the project is configured
 # with GLM4V_APP=OFF (engine, tokenizer, `glm4v check-golden`, kernel tests, benchmarks), and the few Debian
@@ -94,31 +107,62 @@ print(f"{d['device']}: copy {d['copy_d2d']['gb_per_s']:.0f} GB/s, bf16 matmul {d
 for k in d["kernels"]:
     print(f"{k['shape']:<18} {k['out']:>6}x{k['in']:<6} {k['kernel']:<24} rows {k['rows']} {k['ms']*1e3:9.1f} us "
           f"{k['gb_per_s']:7.0f} GB/s  {100*k['of_copy']:5.1f}% of copy")
-print(json.dumps(d["decode_token_weights"]))
-for k in d["decode_layer_kinds"]:
+print(json.dumps(d.get("decode_token_weights")))
+for k in d.get("decode_layer_kinds", []):
     print(f"{k['kind']:<36} {k['us_per_token']:8.1f} us per token")
 PY
 }
 
-stage_bench_model() {
-    step bench-model
-    local case
+# One bench_model run: NAME (the JSON is $OUT/NAME.json), the seconds `timeout` allows, then its own arguments. The
+# program's --time-limit comes 20 s before `timeout`, so it still prints what it measured.
+bench_model() {
+    local name=$1 limit=$2 case
+    shift 2
     case=$(ls -d "$GOLDEN"/*/ | head -1)
-    local mode
-    for mode in --context-sweep --low-vram; do
-        timeout 300 "$BUILD/bench/gpu/bench_model" --tokenizer-dir "$case/model" --config "$ROOT/bench/gpu/glm4v-9b-config.json" \
-            --reps 5 --decode-tokens 64 $mode >"$OUT/bench_model${mode/--/_}.json" 2>>"$LOG" || fail "bench_model $mode"
-        cat "$OUT/bench_model${mode/--/_}.json"
-    done
+    # shellcheck disable=SC2086
+    timeout "$limit" "$BUILD/bench/gpu/bench_model" --tokenizer-dir "$case/model" \
+        --config "$ROOT/bench/gpu/glm4v-9b-config.json" --time-limit $((limit - 20)) "$@" ${BENCH_MODEL_ARGS:-} \
+        >"$OUT/$name.json" 2>>"$LOG" || fail "bench_model $* (exit $?)"
+    python3 - "$OUT/$name.json" <<'PY' | tee -a "$LOG"
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except ValueError as e:
+    sys.exit(f"{sys.argv[1]}: no JSON ({e})")
+keys = ["ttft_ms", "decode_tokens_per_s", "decode_tokens_per_s_steady", "follow_up_ttft_ms", "reopen_ttft_ms",
+        "peak_allocated_gib", "peak_4096", "decode_vs_context", "part_s", "errors"]
+print(f"{sys.argv[1]}: {d.get('device')}, low_vram {d.get('low_vram')}")
+for k in keys:
+    if k in d:
+        print(f"  {k}: {json.dumps(d[k])}")
+PY
 }
 
-# Start-up from the quantized cache, warm and cold, through Glm4v::load (writes about 8 GB to a scratch folder).
+stage_bench_model_default() {
+    step bench-model-default
+    bench_model bench_model 300 --reps 5 --decode-tokens 64
+}
+
+stage_bench_model() {
+    step bench-model
+    bench_model bench_model 300 --reps 5 --decode-tokens 64
+    bench_model bench_model_low-vram 240 --reps 5 --decode-tokens 64 --low-vram --only chat,peak4096
+}
+
+stage_bench_context() {
+    step bench-context
+    bench_model bench_model_context 180 --reps 5 --decode-tokens 64 --only context
+}
+
+# Start-up from the quantized cache, warm and cold, through what the app's worker calls (writes about 9 GB to a
+# scratch folder, removed at the end).
 stage_bench_startup() {
     step bench-startup
     local case
     case=$(ls -d "$GOLDEN"/*/ | head -1)
-    timeout 300 "$BUILD/bench/gpu/bench_startup" --tokenizer-dir "$case/model" --scratch "${TMPDIR:-/tmp}/glm4v-startup" \
-        --config "$ROOT/bench/gpu/glm4v-9b-config.json" --reps 3 >"$OUT/bench_startup.json" 2>>"$LOG" || fail bench_startup
+    timeout 300 "$BUILD/bench/gpu/bench_startup" --tokenizer-dir "$case/model" --scratch "${TMPDIR:-/tmp}" \
+        --config "$ROOT/bench/gpu/glm4v-9b-config.json" --reps 3 --time-limit 280 >"$OUT/bench_startup.json" 2>>"$LOG" ||
+        fail "bench_startup (exit $?)"
     cat "$OUT/bench_startup.json"
 }
 
