@@ -159,6 +159,12 @@ public:
     // both threads. Called once, when the window has closed.
     void shutdown();
 
+    // For tests that look inside the engine (what a follow-up's prompt holds): called on the engine lane
+    // with every Chat the worker builds, before its first ask. Set it before the first submit().
+    void set_chat_observer(std::function<void(std::int64_t conversation_id, engine::runtime::Chat& chat)> observer) {
+        chat_observer_ = std::move(observer);
+    }
+
 private:
     struct Lane {
         std::mutex mutex;
@@ -194,6 +200,7 @@ private:
 
     WorkerPaths paths_;
     std::function<void()> wake_ui_;
+    std::function<void(std::int64_t, engine::runtime::Chat&)> chat_observer_;
 
     std::mutex events_mutex_;
     std::deque<Event> events_;

@@ -34,6 +34,7 @@ struct Chat::State {
     std::vector<std::int64_t> pending; // tokens of the last reply sampled but not yet fed
     std::vector<std::pair<std::string, std::string>> past_turns; // to feed with the next question
     std::function<void(const at::Tensor&)> observer;
+    std::function<void(const PrefillView&)> prefill_observer;
 #ifdef GLM4V_HAS_CUDA
     std::unique_ptr<DecodeGraph> graph; // captured at the first decoded token on a GPU
     bool graph_failed = false;          // then this conversation decodes eagerly
@@ -84,6 +85,10 @@ std::int64_t Chat::context_limit() const { return model_->config().language.seq_
 
 void Chat::set_logits_observer(std::function<void(const at::Tensor&)> observer) {
     state_->observer = std::move(observer);
+}
+
+void Chat::set_prefill_observer(std::function<void(const PrefillView&)> observer) {
+    state_->prefill_observer = std::move(observer);
 }
 
 Reply Chat::ask(const std::string& question, const GenerationOptions& options, const TokenCallback& on_piece) {
@@ -199,6 +204,7 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
         reply.finish = FinishReason::Cancelled;
         return reply;
     }
+    if (s.prefill_observer) s.prefill_observer(PrefillView{ids, boi_index, x, positions, fed_before});
     torch::Tensor logits;
     try {
         logits = feed(x, positions, true);

@@ -53,6 +53,15 @@ struct Reply {
 // Receives whole UTF-8 characters only.
 using TokenCallback = std::function<void(const std::string& piece)>;
 
+// One ask()'s prompt as it goes into the language model (see Chat::set_prefill_observer).
+struct PrefillView {
+    const std::vector<std::int64_t>& token_ids; // the template's ids, the image's three placeholders among them
+    std::int64_t image_index;                   // of <|begin_of_image|> in token_ids; -1: no image in this prefill
+    const at::Tensor& rows;                     // [rows, hidden] embeddings, the image's in place of its placeholders
+    const at::Tensor& positions;                // [rows] rope positions
+    std::int64_t cache_rows;                    // rows the KV cache held before these
+};
+
 class Chat {
 public:
     explicit Chat(std::shared_ptr<const model::Glm4v> model);
@@ -77,6 +86,9 @@ public:
     // For checks against a reference: sees the fp32 logits [rows, vocab] of every row the model computes
     // (every prompt row, then one per decoded token). Costs a vocab-wide matmul per prompt row.
     void set_logits_observer(std::function<void(const at::Tensor& logits)> observer);
+    // For tests that a conversation keeps its image (a follow-up, a reopened conversation): sees each
+    // prompt just before it is prefilled.
+    void set_prefill_observer(std::function<void(const PrefillView& prefill)> observer);
 
 private:
     struct State;
