@@ -89,6 +89,9 @@ struct Worker::EngineState {
     std::vector<Turn> turns;
     std::vector<float> image_embeddings; // once computed or read from the cache
     std::unique_ptr<runtime::Chat> chat; // null: rebuilt from image_embeddings and turns on the next ask
+
+    // A reopened conversation whose image file is gone still has its image when its embeddings are cached.
+    bool has_image() const { return !image.pixels.empty() || !image_sha256.empty(); }
 };
 
 struct Worker::StoreState {
@@ -336,7 +339,7 @@ void Worker::load_model(const Command& command) {
     ready.text = engine_->model->device().str();
     ready.folder = folder;
     push(std::move(ready));
-    if (!engine_->image.pixels.empty() && !engine_->chat) {
+    if (engine_->has_image() && !engine_->chat) {
         push(Event{EventKind::Preparing, engine_->id});
         prepare_chat();
         push(Event{EventKind::Prepared, engine_->id});
@@ -351,7 +354,7 @@ void Worker::start_conversation(std::int64_t id, engine::RgbImage image, std::st
     s.turns = std::move(turns);
     s.image_embeddings.clear();
     s.chat.reset();
-    if (s.model && !s.image.pixels.empty() && !stopping_) {
+    if (s.model && s.has_image() && !stopping_) {
         // Encode now, so the first question does not wait for the vision tower.
         push(Event{EventKind::Preparing, id});
         try {
@@ -370,7 +373,8 @@ void Worker::prepare_chat() {
     if (s.chat) return;
     if (!s.model) throw Error(ErrorKind::ModelMissing, "the model is not loaded yet");
     auto chat = std::make_unique<runtime::Chat>(s.model);
-    if (!s.image.pixels.empty()) {
+    if (chat_observer_) chat_observer_(s.id, *chat);
+    if (s.has_image()) {
         if (s.image_embeddings.empty() && !s.image_sha256.empty()) {
             try {
                 if (!s.embeddings) s.embeddings = std::make_unique<EmbeddingCache>(paths_.embedding_dir);
@@ -382,6 +386,11 @@ void Worker::prepare_chat() {
         if (!s.image_embeddings.empty()) {
             chat->set_image_embeddings(s.image_embeddings);
         } else {
+            // Answering without the picture while the user thinks the model sees it is worse than not answering.
+            if (s.image.pixels.empty())
+                throw Error(ErrorKind::InvalidInput, "this conversation's image file is missing or unreadable and its "
+                                                     "embeddings are not cached, so the model cannot see it; open the image "
+                                                     "again to start a new conversation about it");
             chat->set_image(s.image);
             s.image_embeddings = chat->image_embeddings();
             if (!s.image_sha256.empty() && s.embeddings) {
