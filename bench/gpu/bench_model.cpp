@@ -368,6 +368,7 @@ int main(int argc, char** argv) {
         return 77;
     }
     glm4v::bench::Report report(options->time_limit_s);
+    report.capture_engine_log();
     c10::InferenceMode inference;
     torch::manual_seed(0);
     cudaDeviceProp prop{};

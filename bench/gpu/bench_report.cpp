@@ -1,5 +1,7 @@
 #include "bench/gpu/bench_report.h"
 
+#include "engine/log.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +13,7 @@ namespace glm4v::bench {
 Report::Report(double time_limit_s) : watchdog_([this, time_limit_s] { watch(time_limit_s); }) {}
 
 Report::~Report() {
+    engine::set_log_sink({});
     {
         std::lock_guard<std::mutex> lock(mutex_);
         finished_ = true;
@@ -45,6 +48,17 @@ void Report::run_part(const std::string& name, const std::function<void()>& part
         json_["errors"][name] = error;
     }
     part_.clear();
+}
+
+void Report::capture_engine_log() {
+    engine::set_log_sink([this](engine::LogLevel level, const std::string& message) {
+        if (level == engine::LogLevel::Debug) return;
+        std::fprintf(stderr, "%s\n", message.c_str());
+        if (level == engine::LogLevel::Info) return;
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto& warnings = json_["engine_warnings"];
+        if (warnings.size() < 20) warnings.push_back(message);
+    });
 }
 
 int Report::finish() {

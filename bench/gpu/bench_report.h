@@ -25,6 +25,9 @@ public:
     void set(const std::string& key, nlohmann::ordered_json value);
     // Runs part(): its seconds go to "part_s"[name]; an exception it throws to "errors"[name], and the run goes on.
     void run_part(const std::string& name, const std::function<void()>& part);
+    // Sends the engine's log to stderr, and its warnings and errors (the first 20) to "engine_warnings" too: a
+    // warning such as a decode graph that failed to capture says which figures are not what they claim to be.
+    void capture_engine_log();
     // Prints the report once; the exit status for main: 0, or 1 when a part failed.
     int finish();
 

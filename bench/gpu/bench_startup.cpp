@@ -239,6 +239,7 @@ int main(int argc, char** argv) {
     }
 
     glm4v::bench::Report report(time_limit_s);
+    report.capture_engine_log();
     report.set("low_vram", low_vram);
     report.set("reps", reps);
     report.set("scratch_fs", file_system_name(fs::absolute(scratch)));
