@@ -1,20 +1,28 @@
 // The whole GLM-4V-9B on the GPU with random weights in NF4 (DESIGN.md section 8, issue #6): the real config
 // (bench/gpu/glm4v-9b-config.json), weights drawn on the device and quantized by our kernel as they load, then the
 // user's path through runtime::Chat. Prints one JSON object (bench_report.h): the card's copy bandwidth and bf16
-// matmul rate measured in the same run, the load, and the parts asked for with --only (default: all three):
-//   chat      vision tower ms; first token for a new 1120x1120 image and a 20-token question; decode tokens/s with
-//             that image in context, through the decode step's CUDA graph and without it; first token of a follow-up,
-//             and of a follow-up after reopening the conversation from its cached image embeddings; decode once the
-//             conversation's graph exists ("steady") and with the app's default sampling; the peak memory of it all
-//   peak4096  "peak_4096": peak GPU memory of a conversation with its image whose KV cache reaches 4,096 rows
-//   context   "decode_vs_context": decode tokens/s (greedy, graph on, as in the app) after text-only prompts that bring
-//             the KV cache to about 1k, 2k, 4k, 6k rows and to the config's seq_length less the decoded tokens
+// matmul rate measured in the same run ("copy_gb_per_s", "bf16_matmul_tflop_per_s"), the load ("load_s",
+// "weights_gib"), and the parts asked for with --only (default: all three), medians of --reps runs:
+//   chat      "vision_ms"; "ttft_ms", the first token for a new 1120x1120 image and a 20-token question;
+//             "decode_tokens_per_s" with that image in context, through the decode step's CUDA graph (and
+//             "..._without_graphs"); "follow_up_ttft_ms" in the open conversation and "reopen_ttft_ms" after
+//             reopening it from its cached image embeddings; "decode_tokens_per_s_steady" once the conversation's
+//             graph exists, "..._sampled" with the app's default sampling; "peak_allocated_gib" of it all
+//   peak4096  "peak_4096": {"rows", "decoded", "allocated_gib", "reserved_gib", "device_used_gib"}, the peak GPU
+//             memory of a conversation with its image whose KV cache reaches 4,096 rows (issue #6: <= 8.0 GiB,
+//             <= 6.0 GiB with --low-vram)
+//   context   "decode_vs_context": [{"context", "tokens_per_s", "tokens_per_s_min", "tokens_per_s_max",
+//             "prefill_ms"}], decode (greedy, graph on, as in the app) once text-only prompts have brought the KV
+//             cache to about 1k, 2k, 4k, 6k rows and to seq_length less the decoded tokens; "context" is the rows
+//             when decoding starts, "prefill_ms" the first token of the long prompt
+// "part_s" gives each part's seconds, "errors" the parts that failed (the others still run), "engine_warnings" what
+// the engine warned of. Before peak4096 and context existed, the chat part with --reps 5 --decode-tokens 64 and the
+// load took about 100 s on the H100; context adds --reps prefills (of up to 8k rows) and replies per point.
 //
 //   bench_model --tokenizer-dir DIR [--config FILE] [--reps N] [--decode-tokens N] [--low-vram]
 //               [--only chat,peak4096,context] [--time-limit SECONDS]
 // The tokenizer only turns the question into ids (the golden tiny model's will do): its ids fall inside the real
-// vocabulary, and the weights are random anyway. On an H100 the load takes about 30 s, chat about 60 s with --reps 5
-// --decode-tokens 64, peak4096 a few seconds, context about 20 s; "part_s" in the JSON says how long each took.
+// vocabulary, and the weights are random anyway.
 #include "bench/gpu/bench_report.h"
 #include "bench/gpu/gpu_timing.h"
 #include "engine/io/config.h"
