@@ -26,7 +26,6 @@
 #include <torch/torch.h>
 
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -40,6 +39,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace engine = glm4v::engine;
@@ -140,29 +140,19 @@ double resident_fraction(const fs::path& path) {
 // Where the figures come from matters: a compressing file system would read the cache's repeated bytes faster than
 // real weights, and tmpfs has no disk to be cold on.
 std::string file_system_name(const fs::path& path) {
+    // Magic numbers from linux/magic.h (and ZFS's), spelled here so the build needs no kernel headers.
+    static const std::pair<unsigned long, const char*> kNames[] = {
+        {0xef53, "ext2/3/4"},    {0x58465342, "xfs"}, {0x9123683e, "btrfs"}, {0x01021994, "tmpfs"},
+        {0x794c7630, "overlay"}, {0x6969, "nfs"},     {0x2fc12fc1, "zfs"},
+    };
     struct statfs st {};
     if (::statfs(path.c_str(), &st) != 0) return "unknown";
-    switch (static_cast<unsigned long>(st.f_type)) {
-    case EXT4_SUPER_MAGIC:
-        return "ext2/3/4";
-    case XFS_SUPER_MAGIC:
-        return "xfs";
-    case BTRFS_SUPER_MAGIC:
-        return "btrfs";
-    case TMPFS_MAGIC:
-        return "tmpfs";
-    case OVERLAYFS_SUPER_MAGIC:
-        return "overlay";
-    case NFS_SUPER_MAGIC:
-        return "nfs";
-    case 0x2fc12fc1:
-        return "zfs";
-    default: {
-        char hex[32];
-        std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(st.f_type));
-        return hex;
-    }
-    }
+    const auto magic = static_cast<unsigned long>(st.f_type) & 0xffffffffUL;
+    for (const auto& [m, name] : kNames)
+        if (m == magic) return name;
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "0x%lx", magic);
+    return hex;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
