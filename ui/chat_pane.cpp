@@ -137,7 +137,9 @@ void draw_chat_pane(const ChatView& view, const ModelView& model, ChatLocal& loc
     const float width = ImGui::GetContentRegionAvail().x;
     if (view.messages.empty()) {
         if (model.phase == ModelPhase::Loading) draw_load_progress(model);
-        text_dim(view.preparing ? "Preparing the conversation..." : "Ask a question about the image.");
+        text_dim(view.preparing    ? "Preparing the conversation..."
+                 : view.has_image ? "Ask a question about the image."
+                                  : "Ask a question, or open an image to talk about it.");
     }
     std::size_t bytes = 0;
     for (std::size_t i = 0; i < view.messages.size(); ++i) {

@@ -112,6 +112,7 @@ public:
     }
 
     bool pending() const { return dirty_ || in_flight_; }
+    bool built() const { return current_ != nullptr; }
 
     bool update() {
         std::unique_ptr<Built> finished;
@@ -325,6 +326,7 @@ void fonts_request_size(float pixel_size) { manager().request_size(pixel_size); 
 bool fonts_update_between_frames() { return manager().update(); }
 void fonts_note_text(std::string_view utf8) { manager().note(utf8); }
 bool fonts_pending() { return manager().pending(); }
+bool fonts_built() { return manager().built(); }
 std::string fonts_status() { return manager().status(); }
 void fonts_shutdown() { manager().shutdown(); }
 

@@ -35,6 +35,8 @@ bool fonts_update_between_frames();
 void fonts_note_text(std::string_view utf8);
 // True while characters noted so far are not yet in the current atlas (scripted screenshots wait).
 bool fonts_pending();
+// True once an atlas built from the font files is in use (until then: ImGui's built-in font).
+bool fonts_built();
 // Which files render text, or why the fallback is in use.
 std::string fonts_status();
 // Stops the builder thread and frees every atlas; call before the GL context goes.

@@ -57,6 +57,7 @@ struct ChatView {
     std::vector<MessageView> messages;
     bool generating = false;
     bool preparing = false;     // the image is being encoded or the conversation re-entered
+    bool has_image = false;     // false: a conversation about text alone
     std::string blocked_reason; // non-empty: why a question cannot be sent now
     std::int64_t context_used = 0;
     std::int64_t context_limit = 0;

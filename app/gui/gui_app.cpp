@@ -160,6 +160,7 @@ void GuiApp::apply_settings(const Settings& s, bool initial) {
 }
 
 void GuiApp::leave_conversation() {
+    starting_text_conversation_ = false;
     worker_.cancel(view_.chat.conversation_id);
     view_.chat = ui::ChatView{};
     local_.chat.editing_last = false;
@@ -188,6 +189,13 @@ void GuiApp::open_image(const std::string& path) {
 }
 
 void GuiApp::ask(const std::string& question) {
+    if (view_.chat.conversation_id == 0) {
+        // A conversation without an image. The worker may still hold one the UI has left (an image that
+        // failed to open after it, a reopen that failed): start afresh. The worker stores the
+        // conversation at this question and tells its id in ConversationStarted.
+        starting_text_conversation_ = true;
+        worker_.submit(Command{CommandKind::NewConversation});
+    }
     ui::MessageView user;
     user.role = ui::Role::User;
     user.text = question;
@@ -276,11 +284,12 @@ void GuiApp::begin_frame() {
         chat.blocked_reason = "Loading the model...";
     } else if (view_.model.phase != ui::ModelPhase::Ready) {
         chat.blocked_reason = "No model is loaded (see the model screen or Settings).";
-    } else if (chat.conversation_id == 0) {
-        chat.blocked_reason = view_.image.loading ? "Opening the image..." : "Open an image to start a conversation.";
+    } else if (view_.image.loading) {
+        chat.blocked_reason = "Opening the image...";
     } else {
         chat.blocked_reason.clear();
     }
+    chat.has_image = view_.image.texture != 0;
     view_.settings.font_status = ui::fonts_status();
 }
 
@@ -354,7 +363,14 @@ void GuiApp::apply(Event& e) {
     case EventKind::Prepared:
         if (current) chat.preparing = false;
         break;
-    case EventKind::ConversationStarted: request_history(); break;
+    case EventKind::ConversationStarted:
+        if (starting_text_conversation_ && chat.conversation_id == 0) {
+            starting_text_conversation_ = false;
+            chat.conversation_id = e.conversation_id;
+            view_.history.active_id = e.conversation_id;
+        }
+        request_history();
+        break;
     case EventKind::TokenPiece:
         if (current && !chat.messages.empty() && chat.messages.back().streaming) {
             chat.preparing = false;
@@ -397,6 +413,12 @@ void GuiApp::apply(Event& e) {
             chat.preparing = false;
         } else {
             toast(e.text, true);
+        }
+        if (view_.image.loading && chat.conversation_id == 0) {
+            // The image that was to start a conversation did not open: the panel must not keep showing the
+            // one before it, which the next (text-only) question would not be about.
+            texture_delete(view_.image.texture);
+            view_.image = ui::ImageView{};
         }
         view_.image.loading = false;
         break;
@@ -458,7 +480,7 @@ void GuiApp::carry_out(const ui::UiActions& a) {
         worker_.submit(Command{CommandKind::NewConversation});
     }
     if (a.reopen_conversation) reopen(*a.reopen_conversation);
-    if (a.ask && chat.conversation_id != 0) ask(*a.ask);
+    if (a.ask && chat.blocked_reason.empty() && !chat.generating) ask(*a.ask);
     if (a.stop) worker_.cancel(chat.conversation_id);
     if ((a.regenerate || a.edit_and_resend) && !chat.generating && chat.messages.size() >= 2) {
         chat.messages.pop_back(); // the reply

@@ -80,6 +80,7 @@ private:
     std::map<std::int64_t, std::int64_t> thumbnail_of_; // conversation id -> image id
     std::map<std::int64_t, std::pair<int, int>> thumbnail_size_;
     std::int64_t reopening_id_ = 0;
+    bool starting_text_conversation_ = false; // asked without an image; the id comes with ConversationStarted
     std::vector<std::string> dropped_;
     std::vector<std::chrono::steady_clock::time_point> toast_times_;
     AppCounters counters_;

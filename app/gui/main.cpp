@@ -7,6 +7,7 @@
 #include <imgui_impl_opengl3.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,7 +15,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <time.h>
+#include <unistd.h>
 
 #include "app/gui/clipboard_x11.h"
 #include "app/gui/gui_app.h"
@@ -88,9 +92,31 @@ struct LogTargets {
 
 void glfw_error(int code, const char* message) { engine::log_error("glfw: error ", code, ": ", message); }
 
+double boot_clock_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_BOOTTIME, &now);
+    return static_cast<double>(now.tv_sec) + now.tv_nsec * 1e-9;
+}
+
+// When the kernel started this process, on the CLOCK_BOOTTIME scale, from /proc/self/stat (field 22, in
+// clock ticks). Start-up is timed from here, not from main(): loading the shared libraries (libtorch is
+// most of them) comes first and is part of what the user waits for. NaN when /proc cannot tell.
+double process_start_seconds() {
+    std::ifstream in("/proc/self/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto name_end = stat.rfind(')'); // the command name may hold spaces and parentheses
+    if (name_end == std::string::npos) return std::nan("");
+    std::istringstream fields(stat.substr(name_end + 1));
+    std::string field;
+    for (int i = 3; i <= 22; ++i)
+        if (!(fields >> field)) return std::nan("");
+    return std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    const double process_start = process_start_seconds();
     int exit_code = 0;
     Options options;
     try {
@@ -186,6 +212,7 @@ int main(int argc, char** argv) {
             static_cast<app::gui::GuiApp*>(glfwGetWindowUserPointer(w))->on_drop(count, paths);
         });
 
+        double window_shown_ms = -1, fonts_shown_ms = -1;
         int settle_frames = 3;
         while (!glfwWindowShouldClose(window)) {
             // Idle costs nothing: sleep until an event. ImGui needs a couple of frames after an input
@@ -222,6 +249,16 @@ int main(int argc, char** argv) {
             ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
             if (script) script->after_render(gui, fb_w, fb_h);
             glfwSwapBuffers(window);
+            if (fonts_shown_ms < 0) {
+                const double ms = (boot_clock_seconds() - process_start) * 1000;
+                if (window_shown_ms < 0) window_shown_ms = ms;
+                if (glm4v::ui::fonts_built()) {
+                    fonts_shown_ms = ms;
+                    engine::log_info("gui: first frame ", window_shown_ms, " ms after the process started, first with the fonts ",
+                                     fonts_shown_ms, " ms");
+                }
+                if (script) script->note_startup(window_shown_ms, fonts_shown_ms);
+            }
             if (script) {
                 glFinish(); // count the GPU's share of the frame too
                 const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frame_start).count();

@@ -56,6 +56,12 @@ void Script::next() {
     ++index_;
     started_ = false;
     capture_ = false;
+    asked_ = false;
+}
+
+void Script::note_startup(double window_shown_ms, double fonts_shown_ms) {
+    window_shown_ms_ = window_shown_ms;
+    fonts_shown_ms_ = fonts_shown_ms;
 }
 
 void Script::note_frame(double ms, bool streaming) {
@@ -103,26 +109,23 @@ void Script::before_frame(GuiApp& app) {
         if (c.failures > base_failures_) return fail(c.last_failure);
         if (c.images_opened > base_images_) next();
     } else if (kind == "ask") {
-        if (target_id_ == 0) {
+        if (!asked_) {
             if (view.model.phase == ui::ModelPhase::Missing || view.model.phase == ui::ModelPhase::Failed)
                 return fail("no model: " + view.model.error);
-            if (view.model.phase != ui::ModelPhase::Ready || view.chat.conversation_id == 0 || view.chat.generating) return;
+            // With no image open, the question starts a conversation about text alone.
+            if (view.model.phase != ui::ModelPhase::Ready || !view.chat.blocked_reason.empty() || view.chat.generating) return;
             // Start-up finished: the first real font atlas is in (a user's first question comes later).
-            if (ui::fonts().regular == ui::fonts().heading || ui::fonts_pending()) return;
+            if (!ui::fonts_built() || ui::fonts_pending()) return;
             base_replies_ = c.replies_done;
             base_failures_ = c.failures;
             app.ask(step["ask"].get<std::string>());
-            target_id_ = app.conversation_id();
-            if (!step.value("wait", true)) {
-                target_id_ = 0;
-                next();
-            }
+            if (step.value("wait", true)) asked_ = true;
+            else next();
             return;
         }
         if (c.failures > base_failures_) return fail(c.last_failure);
         if (c.replies_done > base_replies_) {
             replies_.push_back(view.chat.messages.empty() ? "" : view.chat.messages.back().text);
-            target_id_ = 0;
             next();
         }
     } else if (kind == "screenshot") {
@@ -173,6 +176,8 @@ std::string Script::report() const {
     j["ok"] = error_.empty();
     if (!error_.empty()) j["error"] = error_;
     j["steps_done"] = index_;
+    j["window_shown_ms"] = window_shown_ms_;
+    j["fonts_shown_ms"] = fonts_shown_ms_;
     j["frames"] = frames_;
     j["slowest_frame_ms"] = slowest_ms_;
     j["streaming_frames"] = streaming_frames_;
