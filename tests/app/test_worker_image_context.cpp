@@ -8,9 +8,10 @@
 // ago, only in the KV cache) must give the same logits as the same question asked in a reopened
 // conversation whose single prefill visibly holds the image rows, while a conversation about another
 // image must give different ones.
-#include <catch2/catch.hpp>
-
+// libtorch first: its glog-style CHECK(cond) would otherwise replace Catch's and abort on failure.
 #include <torch/types.h>
+#undef CHECK
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -18,10 +19,12 @@
 #include <filesystem>
 #include <mutex>
 
+#include "app/history_store.h"
 #include "app/image_intake.h"
 #include "app/worker.h"
 #include "engine/model/glm4v.h"
 #include "engine/runtime/chat.h"
+#include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/app/scratch_home.h"
 
@@ -132,12 +135,21 @@ public:
         return wait_for(EventKind::ReplyDone);
     }
 
-    Event regenerate(std::int64_t id, const engine::runtime::GenerationOptions& generation) {
-        Command c{CommandKind::Regenerate};
+    // Regenerate, or with a new question EditAndResend.
+    Event redo(std::int64_t id, const engine::runtime::GenerationOptions& generation, const std::string* new_question = nullptr) {
+        Command c{new_question ? CommandKind::EditAndResend : CommandKind::Regenerate};
         c.conversation_id = id;
         c.generation = generation;
+        if (new_question) c.text = *new_question;
         submit(std::move(c));
         return wait_for(EventKind::ReplyDone);
+    }
+
+    std::vector<app::HistoryItem> list(const std::string& query) {
+        Command c{CommandKind::ListHistory};
+        c.text = query;
+        submit(std::move(c));
+        return wait_for(EventKind::HistoryList).history;
     }
 
     std::vector<Prefill> prefills_of(std::int64_t id) {
@@ -238,7 +250,8 @@ TEST_CASE("a conversation keeps its image at the fourth follow-up and after the 
     test::ScratchHome home;
     std::int64_t live = 0, other = 0, stored = 0;
     std::vector<Prefill> live_prefills, other_prefills;
-    Prefill regenerated;
+    Prefill regenerated, edited;
+    const std::string edited_question = "What is in the bottom right corner?";
     {
         RecordingWorker w(home.path());
         w.load(golden / "model");
@@ -253,15 +266,19 @@ TEST_CASE("a conversation keeps its image at the fourth follow-up and after the 
         // The same questions and replies about photo.png.
         other = w.open(golden / "photo.png");
         for (std::size_t k = 0; k < questions.size(); ++k) w.ask(other, questions[k], forced[k]);
-        // Regenerating the last reply rebuilds the Chat from the stored turns: the image must come back too.
-        w.regenerate(other, forced.back());
+        // Regenerating the last reply, or editing the last question, rebuilds the Chat from the stored
+        // turns: the image must come back too.
+        w.redo(other, forced.back());
+        w.redo(other, forced.back(), &edited_question);
         // Three turns about image.png, to be continued after a restart.
         stored = w.open(golden / "image.png");
         for (std::size_t k = 0; k + 1 < questions.size(); ++k) w.ask(stored, questions[k], forced[k]);
         REQUIRE(w.failures().empty());
         live_prefills = w.prefills_of(live);
         other_prefills = w.prefills_of(other);
-        REQUIRE(other_prefills.size() == questions.size() + 1);
+        REQUIRE(other_prefills.size() == questions.size() + 2);
+        edited = other_prefills.back();
+        other_prefills.pop_back();
         regenerated = other_prefills.back();
         other_prefills.pop_back();
     }
@@ -286,11 +303,22 @@ TEST_CASE("a conversation keeps its image at the fourth follow-up and after the 
     INFO("largest logit difference between the two images at the fourth follow-up: " << image_effect);
     CHECK(image_effect > 1e-2);
 
-    SECTION("regenerating a reply re-enters the image with the past turns") {
+    SECTION("regenerating a reply, or editing the last question, re-enters the image with the past turns") {
         check_image_rows(regenerated, photo, tok);
         CHECK(regenerated.cache_rows == 0);
         CHECK(regenerated.ids == fed_ids(other_prefills, replies));
         CHECK(max_difference(regenerated.first_logits, other_fourth) < 1e-4);
+
+        check_image_rows(edited, photo, tok);
+        CHECK(edited.cache_rows == 0);
+        const engine::tokenizer::ChatTemplate tmpl(tok);
+        const auto old_turn = tmpl.next_turn(questions.back());
+        const auto new_turn = tmpl.next_turn(edited_question);
+        REQUIRE(regenerated.ids.size() > old_turn.size());
+        const std::vector<std::int64_t> before(regenerated.ids.begin(), regenerated.ids.end() - old_turn.size());
+        std::vector<std::int64_t> expected = before;
+        expected.insert(expected.end(), new_turn.begin(), new_turn.end());
+        CHECK(edited.ids == expected);
     }
 
     SECTION("after a restart, from the embedding cache or the vision tower, a follow-up sees the image") {
@@ -341,4 +369,72 @@ TEST_CASE("a conversation keeps its image at the fourth follow-up and after the 
         CHECK(done.error.find("cannot see it") != std::string::npos);
         CHECK(w.prefills_of(stored).empty()); // never asked without its image
     }
+}
+
+TEST_CASE("the sidebar's search, rename, and delete with undo go through the worker", "[worker][history]") {
+    const fs::path golden = test::golden_case_dirs().front();
+    test::ScratchHome home;
+    const auto model = load_model(golden / "model");
+    auto reply = [&](const std::string& text) {
+        const auto ids = model->tokenizer().encode(text);
+        engine::runtime::GenerationOptions g;
+        g.temperature = 0;
+        g.ignore_eos = true;
+        g.forced_tokens.assign(ids.begin(), ids.end());
+        g.max_new_tokens = static_cast<int>(ids.size());
+        return g;
+    };
+    auto titles = [](const std::vector<app::HistoryItem>& items) {
+        std::vector<std::string> out;
+        for (const app::HistoryItem& i : items) out.push_back(i.title);
+        return out;
+    };
+    using Titles = std::vector<std::string>;
+    std::int64_t invoice = 0, menu = 0;
+    {
+        RecordingWorker w(home.path());
+        w.load(golden / "model");
+        invoice = w.open(golden / "image.png");
+        w.ask(invoice, "Where is the invoice?", reply("On the desk."));
+        menu = w.open(golden / "photo.png");
+        w.ask(menu, "\xE8\x8F\x9C\xE5\x8D\x95\xE4\xB8\x8A\xE6\x9C\x89\xE4\xBB\x80\xE4\xB9\x88\xEF\xBC\x9F", reply("Noodles.")); // 菜单上有什么？
+        const std::string menu_title = "\xE8\x8F\x9C\xE5\x8D\x95\xE4\xB8\x8A\xE6\x9C\x89\xE4\xBB\x80\xE4\xB9\x88\xEF\xBC\x9F";
+
+        CHECK(titles(w.list("")) == Titles{menu_title, "Where is the invoice?"}); // newest first
+        CHECK(titles(w.list("\xE8\x8F\x9C\xE5\x8D\x95")) == Titles{menu_title}); // 菜单: two characters
+        CHECK(titles(w.list("invoice")) == Titles{"Where is the invoice?"});
+        CHECK(titles(w.list("desk")) == Titles{"Where is the invoice?"}); // in a reply
+
+        Command rename{CommandKind::Rename};
+        rename.conversation_id = invoice;
+        rename.text = "Kitchen receipt";
+        w.submit(rename);
+        w.wait_for(EventKind::HistoryChanged);
+        CHECK(titles(w.list("kitchen")) == Titles{"Kitchen receipt"});
+
+        Command remove{CommandKind::Delete};
+        remove.conversation_id = invoice;
+        w.submit(remove);
+        CHECK(w.wait_for(EventKind::HistoryChanged).text == "Kitchen receipt"); // what Undo would bring back
+        CHECK(titles(w.list("")) == Titles{menu_title});
+        CHECK(titles(w.list("desk")).empty());
+        w.submit(Command{CommandKind::UndoDelete});
+        CHECK(w.wait_for(EventKind::HistoryChanged).text.empty());
+        CHECK(titles(w.list("")) == Titles{menu_title, "Kitchen receipt"});
+
+        // A second deletion makes the first one final; closing makes the pending one final.
+        w.submit(remove);
+        w.wait_for(EventKind::HistoryChanged);
+        remove.conversation_id = menu;
+        w.submit(remove);
+        w.wait_for(EventKind::HistoryChanged);
+        w.submit(Command{CommandKind::UndoDelete});
+        w.wait_for(EventKind::HistoryChanged);
+        CHECK(titles(w.list("")) == Titles{menu_title});
+        w.submit(remove);
+        w.wait_for(EventKind::HistoryChanged);
+        CHECK(w.failures().empty());
+    }
+    app::HistoryStore store(home.path() / "data");
+    CHECK(store.list_conversations().empty());
 }
