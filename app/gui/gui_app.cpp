@@ -159,6 +159,13 @@ void GuiApp::apply_settings(const Settings& s, bool initial) {
     if (reload) load_model(s.model_folder.empty() ? model_dir().string() : s.model_folder);
 }
 
+void GuiApp::set_content_scale(float scale) {
+    if (scale == content_scale_) return;
+    content_scale_ = scale;
+    ui::apply_theme(settings_.dark_theme, content_scale_);
+    ui::fonts_request_size(settings_.font_size * content_scale_);
+}
+
 void GuiApp::leave_conversation() {
     starting_text_conversation_ = false;
     worker_.cancel(view_.chat.conversation_id);

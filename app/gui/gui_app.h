@@ -43,6 +43,8 @@ public:
 
     // For main: dropped paths (the GLFW callback runs inside glfwWaitEvents, on this thread).
     void on_drop(int count, const char** paths);
+    // HiDPI: the window moved to a monitor of another scale, or the desktop's scale changed.
+    void set_content_scale(float scale);
     // The log sink's lines (any thread).
     void add_log_line(const std::string& line);
     // True while something on screen moves by itself (a toast that will expire).

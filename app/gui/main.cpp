@@ -211,6 +211,9 @@ int main(int argc, char** argv) {
         glfwSetDropCallback(window, [](GLFWwindow* w, int count, const char** paths) {
             static_cast<app::gui::GuiApp*>(glfwGetWindowUserPointer(w))->on_drop(count, paths);
         });
+        glfwSetWindowContentScaleCallback(window, [](GLFWwindow* w, float x, float y) {
+            static_cast<app::gui::GuiApp*>(glfwGetWindowUserPointer(w))->set_content_scale(std::max(1.0f, std::max(x, y)));
+        });
 
         double window_shown_ms = -1, fonts_shown_ms = -1;
         int settle_frames = 3;
