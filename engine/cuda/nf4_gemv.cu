@@ -8,17 +8,29 @@
 // fragment; one shared-memory lookup turns it into that register. x is the B operand (8 columns: up to 8 rows of x
 // cost the same), so the FMAs and x unpacks are gone and the lookup dominates: about 2 instructions a weight.
 //
-// Work split: a block owns a stripe of 16 output rows at a time (a persistent grid loops over stripes); its 8 warps
-// split k into 64-wide steps (one absmax block each), accumulate in fp32 fragments, and are summed in a fixed order
-// through shared memory, so results are deterministic. In a 64-wide step, lane (g, t) = (lane / 4, lane % 4) loads
-// 8 bytes (16 weights, k = 16 t .. 16 t + 15) of rows g and g + 8 of the stripe, and byte j of them feeds k slot
-// pair (j % 2 ? 2 t + 8 : 2 t) of mma j / 2: k is permuted inside the step, which a dot product allows, as long as
-// the B fragment reads x in the same order (x[16 t + 4 s .. 16 t + 4 s + 3] for mma s). All 64 k of a step share one
-// absmax, so each step's four mma results are scaled once.
+// Why a cp.async ring: a decode GEMV is a stream of weights, and the card reaches its copy bandwidth only with tens
+// of KB in flight per SM. Loads into registers kept at most 2 KB a warp in flight (the registers the weights occupy
+// until used), and the kernel ran at 37-67% of copy. Here the whole block copies the next stage's weights straight
+// into shared memory while it computes the current one.
+//
+// Work split: the output is cut into stripes of 16 rows (one mma tile), each stripe's k into `splits` parts; a unit
+// is one part of one stripe, and a persistent grid (the blocks the SMs hold at once) takes units b, b + grid, ... in
+// turn. The splits exist only to even out the blocks' shares (288 stripes on 264 blocks is 2 rounds for some, 1
+// for the rest); a
+// unit's weights are one or more stages of kStageSteps k steps of 64 (one absmax block each) for the 16 rows. In a
+// stage, warp w takes steps w, w + kWarps, ...; in a step, lane (g, t) = (lane / 4, lane % 4) reads 8 bytes (16
+// weights, k = 16 t .. 16 t + 15) of rows g and g + 8 of the stripe, and byte j of them feeds k slot pair (j % 2 ?
+// 2 t + 8 : 2 t) of mma j / 2: k is permuted inside the step, which a dot product allows, as long as the B fragment
+// reads x in the same order (x[16 t + 4 s .. 16 t + 4 s + 3] for mma s). All 64 k of a step share one absmax, so
+// each step's four mma results are scaled once. At a unit's end the warps' sums are added in a fixed order through
+// shared memory; a split stripe's parts meet in a global workspace, and after its last stage each block counts its
+// parts' arrivals (a counter per stripe): the part that arrives last adds them in part order and writes y. So
+// results are deterministic, whoever finishes first.
 //
 // Shared memory: the code-pair table replicated once per lane (256 x 32 x 4 bytes), so a warp's 32 lookups hit 32
 // different banks whatever the bytes; x' for all rows, each row padded by 16 bytes so the B reads of 8 rows do not
-// collide; and the per-warp partial sums.
+// collide; the ring of stages, whose rows are skewed by 32 bytes (the four rows a half-warp reads fall in different
+// banks); and the per-warp partial sums.
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/nf4_common.cuh"
@@ -31,13 +43,30 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
-constexpr int kStripe = 16;  // output rows of one mma tile
-constexpr int kStep = 64;    // k of one warp step: four k16 mmas under one absmax
-constexpr int kUnroll = 4;   // warp steps whose weight loads are in flight together
+constexpr int kStripe = 16;     // output rows of one mma tile
+constexpr int kStep = 64;       // k of one warp step: four k16 mmas under one absmax
+// Stages of 32 steps (16 rows x 2048 k, 16 KB of NF4), two to a ring, so two blocks fit an SM with one stage each
+// in flight: measured on the H100 against 16-step stages in rings of 2 to 6 and 32-step ones in rings of 3 and 4
+// (docs/performance.md), this was fastest, since a stage's fixed costs (the barrier, the copies' issue) are paid
+// once per 4 steps of each warp and the SM still holds 16 warps.
+constexpr int kStageSteps = 32;
+constexpr int kStages = 2;
+constexpr int kRowPitch = kStageSteps * kStep / 2 + 32; // bytes of one row in a stage, skewed by 32
+constexpr int kScalePitch = kStageSteps + 1;             // absmax of one row in a stage; odd, so rows differ in bank
+constexpr int kStageBytes = kStripe * kRowPitch + kStripe * kScalePitch * 4;
 constexpr int kLutBytes = 256 * 32 * 4;
 constexpr int kReduceBytes = kWarps * kStripe * 8 * 4;
 constexpr int kSmemXLimit = 96 * 1024; // x' bytes per launch; more rows than fit are done in several launches
 constexpr int kXPad = 8;               // elements (16 bytes) after each row of x'
+constexpr int kMaxSplits = 8;
+constexpr int kMaxSplitStripes = 4096; // stripes of a GEMV whose k is split (the counters below)
+
+static_assert(kStageBytes % 16 == 0 && (kStripe * kRowPitch) % 16 == 0, "cp.async needs 16-byte aligned stages");
+
+// Arrivals of a split stripe's parts (join_split_parts). Zero when the module loads; the last part to arrive sets its
+// stripe's back to zero, so a CUDA graph replays with no reset. Two split GEMVs must therefore not run at the same
+// time on one device, which a single decode stream never does.
+__device__ unsigned int g_stripe_arrivals[kMaxSplitStripes];
 
 template <typename T> struct Mma;
 
@@ -61,11 +90,18 @@ template <> struct Mma<__half> {
     }
 };
 
-// Read-once 8-byte weight load, like load_stream.
-__device__ __forceinline__ uint2 load_stream8(const uint2* p) {
-    uint2 r;
-    asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(r.x), "=r"(r.y) : "l"(p));
-    return r;
+// Copies to shared memory that bypass the registers (sm_80+): 16 bytes of weights, not kept in L1, and 4 of absmax.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src));
+}
+__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
+    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(d), "l"(src));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+template <int kPending> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
 // Byte offset in the lane-replicated table of byte j (0..7) of q, for the lane whose offset bits are lane4.
@@ -93,6 +129,8 @@ struct KernelArgs {
     const void* residual;
     void* y;
     Nf4CodeArg code;
+    int splits;        // parts of each stripe's k
+    float* workspace;  // [stripes * splits][kStripe * 8] when splits > 1
 };
 
 __device__ __forceinline__ float silu(float a) { return a / (1.0f + expf(-a)); }
@@ -156,41 +194,117 @@ __device__ void stage_x(const KernelArgs& a, T* xs, int xstride) {
     }
 }
 
-// The weights and scales of kUnroll warp steps of one stripe: what a warp has in flight.
-struct Batch {
-    uint2 q0[kUnroll], q1[kUnroll]; // 8 bytes of stripe rows g and g + 8 per step
-    float s0[kUnroll], s1[kUnroll]; // their absmax
+// Which units, stages and steps a block works through; the same on the host (launch) and in every block.
+struct Plan {
+    int steps;       // k steps of 64 in a row
+    int part_steps;  // steps of one part of a split stripe (the last part may have fewer)
+    int unit_stages; // stages of one unit, the last possibly partial
+    int units;       // stripes * splits
+    __host__ __device__ Plan(std::int64_t in, std::int64_t out, int splits) {
+        steps = static_cast<int>(in / kStep);
+        part_steps = (steps + splits - 1) / splits;
+        unit_stages = (part_steps + kStageSteps - 1) / kStageSteps;
+        units = static_cast<int>((out + kStripe - 1) / kStripe * splits);
+    }
 };
 
-// Rows past the end (out_features % 16) re-read the last row; their sums are never written.
-__device__ __forceinline__ void load_batch(Batch& b, const KernelArgs& a, std::int64_t stripe, int first, int steps,
-                                           int g, int t) {
-    const int in = static_cast<int>(a.in_features);
-    const std::int64_t last = a.out_features - 1;
-    const std::int64_t r0 = stripe * kStripe + g < last ? stripe * kStripe + g : last;
-    const std::int64_t r1 = stripe * kStripe + g + 8 < last ? stripe * kStripe + g + 8 : last;
-    const uint2* w0 = reinterpret_cast<const uint2*>(a.packed + r0 * (in / 2)) + t;
-    const uint2* w1 = reinterpret_cast<const uint2*>(a.packed + r1 * (in / 2)) + t;
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-        const int step = first + u * kWarps;
-        if (step < steps) {
-            b.q0[u] = load_stream8(w0 + step * (kStep / 16));
-            b.q1[u] = load_stream8(w1 + step * (kStep / 16));
-            b.s0[u] = __ldg(a.absmax + ((r0 * in + step * kStep) >> a.blocksize_shift));
-            b.s1[u] = __ldg(a.absmax + ((r1 * in + step * kStep) >> a.blocksize_shift));
-        }
-    }
+// A block's position in its sequence of stages: unit blockIdx.x + n gridDim.x, stage `stage` of it. Advanced by
+// counting, not dividing: a 64-bit division per stage was once most of the kernel's time.
+struct StageAt {
+    int unit, stage, stripe, part;
+    int first, count; // the stage's first k step and its steps (0 past the block's last unit)
+};
+
+struct Walk {
+    int grid_stripes, grid_parts; // gridDim.x = grid_stripes * splits + grid_parts
+    __device__ explicit Walk(int splits) : grid_stripes(gridDim.x / splits), grid_parts(gridDim.x % splits) {}
+};
+
+__device__ __forceinline__ void locate(StageAt& s, const KernelArgs& a, const Plan& p) {
+    const int begin = s.part * p.part_steps;
+    const int end = min(p.steps, begin + p.part_steps);
+    s.first = begin + s.stage * kStageSteps;
+    // A short last part may have an empty last stage.
+    s.count = s.unit < p.units ? max(0, min(kStageSteps, end - s.first)) : 0;
 }
 
-template <typename T>
-__device__ __forceinline__ void compute_batch(const Batch& b, float (&acc)[4], const unsigned char* lut_bytes,
-                                              std::uint32_t lane4, const uint4* xrow, bool has_x, int first,
-                                              int steps) {
+__device__ __forceinline__ StageAt first_stage(const KernelArgs& a, const Plan& p) {
+    StageAt s;
+    s.unit = blockIdx.x;
+    s.stage = 0;
+    s.stripe = s.unit / a.splits;
+    s.part = s.unit - s.stripe * a.splits;
+    locate(s, a, p);
+    return s;
+}
+
+__device__ __forceinline__ void advance(StageAt& s, const KernelArgs& a, const Plan& p, const Walk& w) {
+    if (++s.stage == p.unit_stages) {
+        s.stage = 0;
+        s.unit += gridDim.x;
+        s.stripe += w.grid_stripes;
+        s.part += w.grid_parts;
+        if (s.part >= a.splits) {
+            s.part -= a.splits;
+            ++s.stripe;
+        }
+    }
+    locate(s, a, p);
+}
+
+// What one thread copies of every stage: 16-byte chunk c of rows r, r + kRowStride, ... of the weights, and the
+// absmax of step j of rows r2, r2 + kScaleRowStride, .... Its source rows are set again only when the stripe changes.
+// Rows past the end (out_features % 16) re-read the last row; their sums are never written.
+struct Issuer {
+    static constexpr int kChunks = kStageSteps * 2; // 16-byte chunks of a row in a stage
+    static constexpr int kRowStride = kThreads / kChunks, kRowCopies = kStripe / kRowStride;
+    static constexpr int kScaleRowStride = kThreads / kStageSteps, kScaleCopies = kStripe / kScaleRowStride;
+    static_assert(kThreads % kChunks == 0 && kStripe % kRowStride == 0 && kThreads % kStageSteps == 0 &&
+                  kStripe % kScaleRowStride == 0, "a stage's copies split evenly over the threads");
+    int stripe = -1;
+    const unsigned char* w[kRowCopies]; // rows r + i kRowStride of the stripe, at chunk c of step 0
+    std::int64_t scale_k[kScaleCopies]; // (r2 + i kScaleRowStride) * in: the absmax rows' first weights
+    int c, r, j, r2;
+
+    __device__ Issuer() : c(threadIdx.x % kChunks), r(threadIdx.x / kChunks), j(threadIdx.x % kStageSteps),
+                          r2(threadIdx.x / kStageSteps) {}
+
+    __device__ __forceinline__ void issue(const KernelArgs& a, const StageAt& s, unsigned char* slot) {
+        if (s.count <= 0) return;
+        if (s.stripe != stripe) {
+            stripe = s.stripe;
+            const std::int64_t last = a.out_features - 1, base = static_cast<std::int64_t>(stripe) * kStripe;
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-        const int step = first + u * kWarps;
-        if (step >= steps) break;
+            for (int i = 0; i < kRowCopies; ++i)
+                w[i] = a.packed + min(base + r + i * kRowStride, last) * (a.in_features / 2) + c * 16;
+#pragma unroll
+            for (int i = 0; i < kScaleCopies; ++i) scale_k[i] = min(base + r2 + i * kScaleRowStride, last) * a.in_features;
+        }
+        const int offset = s.first * (kStep / 2);
+        if (c < s.count * 2)
+#pragma unroll
+            for (int i = 0; i < kRowCopies; ++i) cp_async16(slot + (r + i * kRowStride) * kRowPitch + c * 16, w[i] + offset);
+        if (j < s.count)
+#pragma unroll
+            for (int i = 0; i < kScaleCopies; ++i)
+                cp_async4(slot + kStripe * kRowPitch + ((r2 + i * kScaleRowStride) * kScalePitch + j) * 4,
+                          a.absmax + ((scale_k[i] + static_cast<std::int64_t>(s.first + j) * kStep) >> a.blocksize_shift));
+    }
+};
+
+template <typename T>
+__device__ __forceinline__ void compute_stage(const StageAt& s, const unsigned char* slot, float (&acc)[4],
+                                              const unsigned char* lut_bytes, std::uint32_t lane4, const uint4* xrow,
+                                              bool has_x, int warp, int g, int t) {
+    const float* scales = reinterpret_cast<const float*>(slot + kStripe * kRowPitch);
+#pragma unroll
+    for (int u = 0; u < kStageSteps / kWarps; ++u) {
+        const int j = warp + u * kWarps;
+        if (j >= s.count) break;
+        const uint2 q0 = *reinterpret_cast<const uint2*>(slot + g * kRowPitch + j * (kStep / 2) + t * 8);
+        const uint2 q1 = *reinterpret_cast<const uint2*>(slot + (g + 8) * kRowPitch + j * (kStep / 2) + t * 8);
+        const float s0 = scales[g * kScalePitch + j], s1 = scales[(g + 8) * kScalePitch + j];
+        const int step = s.first + j;
         uint4 xa = make_uint4(0, 0, 0, 0), xb = xa;
         if (has_x) {
             xa = xrow[step * (kStep / 8)];
@@ -201,10 +315,10 @@ __device__ __forceinline__ void compute_batch(const Batch& b, float (&acc)[4], c
 #define GLM4V_NF4_MMA(S)                                                                                               \
     {                                                                                                                  \
         const std::uint32_t frag[4] = {                                                                                \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(b.q0[u], lane4)),                  \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(b.q1[u], lane4)),                  \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(b.q0[u], lane4)),              \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(b.q1[u], lane4))};             \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(q0, lane4)),                       \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(q1, lane4)),                       \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(q0, lane4)),                   \
+            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(q1, lane4))};                  \
         Mma<T>::run(d, frag, xw[2 * (S)], xw[2 * (S) + 1]);                                                            \
     }
         GLM4V_NF4_MMA(0)
@@ -212,17 +326,28 @@ __device__ __forceinline__ void compute_batch(const Batch& b, float (&acc)[4], c
         GLM4V_NF4_MMA(2)
         GLM4V_NF4_MMA(3)
 #undef GLM4V_NF4_MMA
-        acc[0] = fmaf(d[0], b.s0[u], acc[0]);
-        acc[1] = fmaf(d[1], b.s0[u], acc[1]);
-        acc[2] = fmaf(d[2], b.s1[u], acc[2]);
-        acc[3] = fmaf(d[3], b.s1[u], acc[3]);
+        acc[0] = fmaf(d[0], s0, acc[0]);
+        acc[1] = fmaf(d[1], s0, acc[1]);
+        acc[2] = fmaf(d[2], s1, acc[2]);
+        acc[3] = fmaf(d[3], s1, acc[3]);
     }
 }
 
-// Sums the warps' partials of one stripe in a fixed order and writes y with bias and residual.
+// y = v (+ bias), rounded, (+ residual), rounded as the reference rounds: the layer's output, then the sum.
+template <typename T> __device__ __forceinline__ void write_y(const KernelArgs& a, float v, int m, std::int64_t row) {
+    if (a.bias) v += Act<T>::to_float(static_cast<const T*>(a.bias)[row]);
+    const std::int64_t at = m * a.out_features + row;
+    T out = Act<T>::from_float(v);
+    if (a.residual)
+        out = Act<T>::from_float(Act<T>::to_float(static_cast<const T*>(a.residual)[at]) + Act<T>::to_float(out));
+    static_cast<T*>(a.y)[at] = out;
+}
+
+// The end of a unit: the warps' partials summed in a fixed order; an unsplit stripe writes y, a split one leaves its
+// part in the workspace for join_split_parts.
 template <typename T>
-__device__ void finish_stripe(const KernelArgs& a, float* partial, const float (&acc)[4], std::int64_t stripe, int warp,
-                              int g, int t) {
+__device__ void finish_unit(const KernelArgs& a, float* partial, const float (&acc)[4], const StageAt& s, int warp,
+                            int g, int t) {
     // Accumulator (g, 2t + c) is stripe row g, x row 2t + c; (g + 8, ...) likewise.
     float* mine = partial + warp * (kStripe * 8);
     mine[g * 8 + 2 * t] = acc[0];
@@ -230,29 +355,58 @@ __device__ void finish_stripe(const KernelArgs& a, float* partial, const float (
     mine[(g + 8) * 8 + 2 * t] = acc[2];
     mine[(g + 8) * 8 + 2 * t + 1] = acc[3];
     __syncthreads();
-    if (threadIdx.x < kStripe * 8) {
-        const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
-        const std::int64_t row = stripe * kStripe + r;
-        if (m < a.rows && row < a.out_features) {
-            float v = 0.0f;
+    const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
+    const std::int64_t row = static_cast<std::int64_t>(s.stripe) * kStripe + r;
+    if (threadIdx.x < kStripe * 8 && m < a.rows && row < a.out_features) {
+        float v = 0.0f;
 #pragma unroll
-            for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + r * 8 + m];
-            if (a.bias) v += Act<T>::to_float(static_cast<const T*>(a.bias)[row]);
-            const std::int64_t at = m * a.out_features + row;
-            T out = Act<T>::from_float(v);
-            // The reference rounds the layer's output, then the sum with the residual.
-            if (a.residual)
-                out = Act<T>::from_float(Act<T>::to_float(static_cast<const T*>(a.residual)[at]) + Act<T>::to_float(out));
-            static_cast<T*>(a.y)[at] = out;
-        }
+        for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + r * 8 + m];
+        if (a.splits == 1)
+            write_y<T>(a, v, m, row);
+        else
+            a.workspace[static_cast<std::int64_t>(s.unit) * (kStripe * 8) + threadIdx.x] = v;
     }
     __syncthreads();
 }
 
-// A software pipeline over (stripe, batch) items: each warp issues the loads of its next item before computing the
-// current one, across stripe boundaries too, and the first loads go out before the table fill and the prologue, which
-// do not need them, and before waiting for the previous kernel to finish (programmatic dependent launch). So a warp
-// waits on memory once, at the start, instead of once per batch, and the start overlaps the previous kernel's end.
+// After a block's last stage, for a split GEMV: each of its parts counts its arrival at its stripe, and the part
+// that arrives last adds all parts of the stripe in part order and writes y. Here and not at each unit's end,
+// because a memory fence waits for the copies in flight, and one per unit stalled the ring; and a thread per part,
+// because one atomic after another cost a round trip to L2 each.
+template <typename T> __device__ void join_split_parts(const KernelArgs& a, const Plan& plan) {
+    __shared__ bool last_part[kThreads];
+    __threadfence(); // this block's parts, before their arrivals count
+    const int parts = (plan.units - blockIdx.x + gridDim.x - 1) / gridDim.x;
+    const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe;
+    for (int base = 0; base < parts; base += kThreads) {
+        __syncthreads();
+        const int mine = base + threadIdx.x;
+        last_part[threadIdx.x] =
+            mine < parts && atomicAdd(&g_stripe_arrivals[(blockIdx.x + mine * gridDim.x) / a.splits], 1u) ==
+                                static_cast<unsigned>(a.splits - 1);
+        __syncthreads();
+        __threadfence(); // the other parts', after their arrivals
+        for (int i = 0; i < min(kThreads, parts - base); ++i) {
+            if (!last_part[i]) continue;
+            const int stripe = (blockIdx.x + (base + i) * gridDim.x) / a.splits;
+            const std::int64_t row = static_cast<std::int64_t>(stripe) * kStripe + r;
+            if (threadIdx.x < kStripe * 8 && m < a.rows && row < a.out_features) {
+                float sum = 0.0f;
+                for (int part = 0; part < a.splits; ++part)
+                    sum += __ldcg(a.workspace + (static_cast<std::int64_t>(stripe) * a.splits + part) * (kStripe * 8) +
+                                  threadIdx.x);
+                write_y<T>(a, sum, m, row);
+            }
+            if (threadIdx.x == 0) g_stripe_arrivals[stripe] = 0;
+        }
+    }
+}
+
+// The ring: stage i of this block goes to slot i % kStages. Stage i + kStages - 1 is issued into the slot stage i - 1
+// left once every warp is past it (the barrier), then stage i is computed: kStages - 1 stages are always in flight,
+// across unit boundaries too. The first ones go out before the table fill and the prologue, which do not need them,
+// and before waiting for the previous kernel to finish (programmatic dependent launch), so the start overlaps the
+// previous kernel's end.
 template <typename T, GemvPrologue kPrologue>
 __global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs a) {
     extern __shared__ __align__(16) unsigned char smem[];
@@ -260,18 +414,24 @@ __global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs 
     const int xstride = in + kXPad;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
-    const int steps = in / kStep;
-    const std::int64_t stripes = (a.out_features + kStripe - 1) / kStripe;
+    const Plan plan(a.in_features, a.out_features, a.splits);
+
+    unsigned char* ring = smem;
+    std::uint32_t* lut = reinterpret_cast<std::uint32_t*>(smem + kStages * kStageBytes);
+    T* xs = reinterpret_cast<T*>(smem + kStages * kStageBytes + kLutBytes);
+    float* partial = reinterpret_cast<float*>(smem + kStages * kStageBytes + kLutBytes +
+                                              a.rows * xstride * static_cast<int>(sizeof(T)));
 
     allow_next_kernel();
-    std::int64_t stripe = blockIdx.x;
-    int first = warp;
-    Batch cur;
-    if (stripe < stripes) load_batch(cur, a, stripe, first, steps, g, t);
-
-    std::uint32_t* lut = reinterpret_cast<std::uint32_t*>(smem);
-    T* xs = reinterpret_cast<T*>(smem + kLutBytes);
-    float* partial = reinterpret_cast<float*>(smem + kLutBytes + a.rows * xstride * static_cast<int>(sizeof(T)));
+    const Walk walk(a.splits);
+    StageAt cur = first_stage(a, plan), ahead = cur;
+    Issuer issuer;
+#pragma unroll
+    for (int i = 0; i < kStages - 1; ++i) {
+        issuer.issue(a, ahead, ring + i * kStageBytes);
+        cp_async_commit();
+        advance(ahead, a, plan, walk);
+    }
     for (int i = threadIdx.x; i < kLutBytes / 16; i += kThreads) { // four lanes' copies of one byte per store
         const int byte = i >> 3;
         const std::uint32_t v = Act<T>::pack(a.code.v[byte >> 4], a.code.v[byte & 15]); // high nibble first
@@ -279,64 +439,95 @@ __global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs 
     }
     grid_dependency_wait(); // x, the residual and y belong to the kernels before
     stage_x<T, kPrologue>(a, xs, xstride);
-    __syncthreads();
 
+    const unsigned char* lut_bytes = reinterpret_cast<const unsigned char*>(lut);
     const std::uint32_t lane4 = static_cast<std::uint32_t>(lane) * 4;
     const uint4* xrow = reinterpret_cast<const uint4*>(xs + g * xstride) + t * 2; // this lane's 16 x values of step 0
     const bool has_x = g < a.rows;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    while (stripe < stripes) {
-        std::int64_t next_stripe = stripe;
-        int next_first = first + kWarps * kUnroll;
-        if (next_first >= steps) {
-            next_stripe += gridDim.x;
-            next_first = warp;
-        }
-        Batch next;
-        if (next_stripe < stripes && next_first < steps) load_batch(next, a, next_stripe, next_first, steps, g, t);
-        if (first < steps) compute_batch<T>(cur, acc, smem, lane4, xrow, has_x, first, steps);
-        if (next_stripe != stripe) {
-            finish_stripe<T>(a, partial, acc, stripe, warp, g, t);
+    for (int slot = 0, free_slot = kStages - 1; cur.unit < plan.units;) {
+        cp_async_wait<kStages - 2>(); // this thread's copies of the current stage are done
+        __syncthreads();              // everyone's are, and every warp is past the previous stage (and the prologue)
+        issuer.issue(a, ahead, ring + free_slot * kStageBytes);
+        cp_async_commit();
+        advance(ahead, a, plan, walk);
+        compute_stage<T>(cur, ring + slot * kStageBytes, acc, lut_bytes, lane4, xrow, has_x, warp, g, t);
+        if (cur.stage == plan.unit_stages - 1) {
+            finish_unit<T>(a, partial, acc, cur, warp, g, t);
             acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
         }
-        cur = next;
-        stripe = next_stripe;
-        first = next_first;
+        advance(cur, a, plan, walk);
+        slot = slot == kStages - 1 ? 0 : slot + 1;
+        free_slot = free_slot == kStages - 1 ? 0 : free_slot + 1;
     }
+    cp_async_wait<0>();
+    if (a.splits > 1) join_split_parts<T>(a, plan);
 }
 
 int smem_bytes(int rows, std::int64_t in, std::size_t elem) {
-    return kLutBytes + static_cast<int>(rows * (in + kXPad) * static_cast<std::int64_t>(elem)) + kReduceBytes;
+    return kStages * kStageBytes + kLutBytes + static_cast<int>(rows * (in + kXPad) * static_cast<std::int64_t>(elem)) +
+           kReduceBytes;
 }
 
-template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStream_t stream) {
+// Rows of x that one launch takes (x' must fit shared memory).
+int rows_per_launch(std::int64_t in, std::size_t elem) {
+    const int row_bytes = static_cast<int>((in + kXPad) * static_cast<std::int64_t>(elem));
+    return std::max(1, std::min(kNf4GemvMaxRows, kSmemXLimit / row_bytes));
+}
+
+struct Launch {
+    int grid, splits;
+};
+
+// The persistent grid (all blocks the SMs hold at once), and the fewest splits of k that spread the units over it
+// within a few percent of evenly: the time is set by the blocks with the most units.
+template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4DeviceWeight& w, int rows) {
     const auto kernel = nf4_gemv_kernel<T, kPrologue>;
     static const int configured = [&] {
         GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              kLutBytes + kSmemXLimit + kReduceBytes));
+                                              kStages * kStageBytes + kLutBytes + kSmemXLimit + kReduceBytes));
         return 0;
     }();
     (void)configured;
-    int device = 0, sms = 0;
+    int device = 0, sms = 0, per_sm = 0;
     GLM4V_CUDA_CHECK(cudaGetDevice(&device));
     GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    GLM4V_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads,
+                                                                   smem_bytes(rows, w.in_features, sizeof(T))));
+    Launch l{sms * std::max(per_sm, 1), 1};
+    const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;
+    const int steps = static_cast<int>(w.in_features / kStep);
+    double best = 0.0;
+    for (int s = 1; s <= kMaxSplits; ++s) {
+        const int part = (steps + s - 1) / s;
+        if (s > 1 && (stripes > kMaxSplitStripes || part < kStageSteps || (s - 1) * part >= steps)) break;
+        const std::int64_t units = stripes * s;
+        const double even = static_cast<double>(units) / static_cast<double>((units + l.grid - 1) / l.grid * l.grid);
+        if (even > best + 0.08) { // a split costs the workspace's traffic and the join
+            best = even;
+            l.splits = s;
+        }
+    }
+    l.grid = static_cast<int>(std::min<std::int64_t>(l.grid, stripes * l.splits));
+    return l;
+}
 
-    const int row_bytes = static_cast<int>((a.in_features + kXPad) * static_cast<std::int64_t>(sizeof(T)));
-    const int rows_per_launch = std::max(1, std::min(kNf4GemvMaxRows, kSmemXLimit / row_bytes));
+template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStream_t stream, const Nf4DeviceWeight& w) {
     const std::int64_t x_row = a.in_features * (kPrologue == GemvPrologue::SwiGlu ? 2 : 1);
+    const int per_launch = rows_per_launch(a.in_features, sizeof(T));
     const int total_rows = a.rows;
-    for (int first = 0; first < total_rows; first += rows_per_launch) {
+    for (int first = 0; first < total_rows; first += per_launch) {
         KernelArgs part = a;
-        part.rows = std::min(rows_per_launch, total_rows - first);
+        part.rows = std::min(per_launch, total_rows - first);
         part.x = static_cast<const T*>(a.x) + first * x_row;
         part.y = static_cast<T*>(a.y) + first * a.out_features;
         if (a.residual) part.residual = static_cast<const T*>(a.residual) + first * a.out_features;
-        const int smem = smem_bytes(part.rows, a.in_features, sizeof(T));
-        int per_sm = 0;
-        GLM4V_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
-        const std::int64_t stripes = (a.out_features + kStripe - 1) / kStripe;
-        const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(stripes, std::int64_t{sms} * std::max(per_sm, 1)));
-        launch_after_previous(kernel, dim3(blocks), dim3(kThreads), smem, stream, part);
+        const Launch l = plan_launch<T, kPrologue>(w, part.rows);
+        part.splits = l.splits;
+        GLM4V_CHECK(l.splits == 1 || a.workspace, ErrorKind::InvalidInput)
+            << "nf4_gemv: this shape splits k and needs the workspace of nf4_gemv_workspace_floats";
+        launch_after_previous(nf4_gemv_kernel<T, kPrologue>, dim3(l.grid), dim3(kThreads),
+                              smem_bytes(part.rows, a.in_features, sizeof(T)), stream, part);
     }
 }
 
@@ -362,10 +553,11 @@ template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvP
     a.residual = p.residual;
     a.y = p.y;
     a.code = nf4_code_arg();
+    a.workspace = p.workspace;
     switch (p.prologue) {
-    case GemvPrologue::None: launch<T, GemvPrologue::None>(a, stream); break;
-    case GemvPrologue::RmsNorm: launch<T, GemvPrologue::RmsNorm>(a, stream); break;
-    case GemvPrologue::SwiGlu: launch<T, GemvPrologue::SwiGlu>(a, stream); break;
+    case GemvPrologue::None: launch<T, GemvPrologue::None>(a, stream, w); break;
+    case GemvPrologue::RmsNorm: launch<T, GemvPrologue::RmsNorm>(a, stream, w); break;
+    case GemvPrologue::SwiGlu: launch<T, GemvPrologue::SwiGlu>(a, stream, w); break;
     }
 }
 
@@ -375,6 +567,11 @@ bool nf4_gemv_supports(const Nf4DeviceWeight& w) {
     return w.in_features > 0 && w.in_features % kStep == 0 && (w.in_features + kXPad) * 2 <= kSmemXLimit &&
            w.out_features > 0 &&
            w.blocksize >= kStep && (w.blocksize & (w.blocksize - 1)) == 0;
+}
+
+std::int64_t nf4_gemv_workspace_floats(const Nf4DeviceWeight& w) {
+    const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;
+    return stripes <= kMaxSplitStripes ? stripes * kMaxSplits * kStripe * 8 : 0;
 }
 
 void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream) {

@@ -22,7 +22,10 @@ struct Nf4DeviceWeight {
 // the activation type (bf16 codes are within 2^-9 of the exact ones, the rounding prefill's dequantize applies too).
 // x' is x, or RMSNorm(x) * norm_weight, or SwiGLU of x [rows, 2 in] (silu of the first half times the second),
 // rounded as the reference rounds each op. The residual [rows, out] may be y itself (an in-place residual add); x
-// must not overlap y. Needs nf4_gemv_supports(w) and 16-byte aligned x, norm_weight and packed.
+// must not overlap y. Needs nf4_gemv_supports(w) and 16-byte aligned x, norm_weight and packed. A weight with few
+// output rows has its k split over several blocks, whose sums meet in `workspace` (nf4_gemv_workspace_floats of
+// the weight; no initial value needed) and are added in a fixed order: results do not depend on timing. The split
+// parts count their arrivals in per-device counters, so two GEMVs must not run concurrently on one device.
 constexpr int kNf4GemvMaxRows = 8;
 enum class GemvPrologue { None, RmsNorm, SwiGlu };
 struct Nf4GemvParams {
@@ -34,8 +37,10 @@ struct Nf4GemvParams {
     const void* bias = nullptr;        // [out] or null
     const void* residual = nullptr;    // [rows, out] or null
     void* y = nullptr;                 // [rows, out]
+    float* workspace = nullptr;        // nf4_gemv_workspace_floats(w) floats on the device
 };
 bool nf4_gemv_supports(const Nf4DeviceWeight& w); // in % 64 == 0 (at most 49088), blocksize a power of two >= 64
+std::int64_t nf4_gemv_workspace_floats(const Nf4DeviceWeight& w);
 void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 

@@ -90,6 +90,11 @@ torch::Tensor nf4_gemv(const torch::Tensor& x_in, const quant::Nf4Weight& w, con
     p.bias = o.bias.defined() ? o.bias.data_ptr() : nullptr;
     p.residual = o.residual.defined() ? o.residual.data_ptr() : nullptr;
     p.y = y.data_ptr();
+    torch::Tensor workspace;
+    if (const std::int64_t floats = nf4_gemv_workspace_floats(d); floats > 0) {
+        workspace = torch::empty({floats}, x.options().dtype(torch::kFloat32));
+        p.workspace = workspace.data_ptr<float>();
+    }
     if (dtype == torch::kBFloat16)
         launch_nf4_gemv_bf16(d, p, current_stream(w.device()));
     else

@@ -123,6 +123,29 @@ TEST_CASE("the NF4 GEMV matches the CPU reference on every model shape", "[cuda]
     }
 }
 
+TEST_CASE("an NF4 GEMV whose k is split over blocks is exact and deterministic", "[cuda][nf4][gemv][split]") {
+    // Few output rows (63 stripes, the last one partial) and a long k: the kernel splits k so the SMs get even
+    // shares, and the parts meet in a workspace. Every run must give the same bits, whichever part finishes last,
+    // and the arrival counters must be back at zero for the next GEMV (a different weight in between).
+    torch::manual_seed(16);
+    const torch::Device cuda(torch::kCUDA);
+    const quant::Nf4Weight cpu = random_weight(1000, 8192, 128);
+    const quant::Nf4Weight gpu = cpu.to(cuda);
+    const quant::Nf4Weight other = random_weight(1792, 15360).to(cuda);
+    for (const std::int64_t rows : {1, 5}) {
+        const torch::Tensor x = torch::randn({rows, 8192}).to(torch::kBFloat16);
+        const torch::Tensor ref = reference_gemv(x, cpu, torch::Tensor());
+        const torch::Tensor first = kernels::nf4_gemv(x.to(cuda), gpu);
+        const double err = relative_error(first, ref);
+        report("split-k gemv [1000x8192] blocksize 128 rows " + std::to_string(rows), err);
+        CHECK(err < 1e-2);
+        for (int run = 0; run < 20; ++run) {
+            kernels::nf4_gemv(torch::randn({rows, 15360}).to(torch::kBFloat16).to(cuda), other);
+            CHECK(torch::equal(kernels::nf4_gemv(x.to(cuda), gpu), first));
+        }
+    }
+}
+
 TEST_CASE("the NF4 GEMV's RMSNorm and SwiGLU prologues and residual epilogue match the model's ops",
           "[cuda][nf4][gemv][fused]") {
     torch::manual_seed(15);
