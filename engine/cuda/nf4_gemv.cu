@@ -479,8 +479,9 @@ struct Launch {
     int grid, splits;
 };
 
-// The persistent grid (all blocks the SMs hold at once), and the fewest splits of k that spread the units over it
-// within a few percent of evenly: the time is set by the blocks with the most units.
+// The persistent grid (all blocks the SMs hold at once), and the splits of k that spread the units over it most
+// evenly (the time is set by the blocks with the most units), each split taken only if it betters the spread by 8%
+// and its parts keep at least half a stage.
 template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4DeviceWeight& w, int rows) {
     const auto kernel = nf4_gemv_kernel<T, kPrologue>;
     static const int configured = [&] {
@@ -500,7 +501,7 @@ template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4Device
     double best = 0.0;
     for (int s = 1; s <= kMaxSplits; ++s) {
         const int part = (steps + s - 1) / s;
-        if (s > 1 && (stripes > kMaxSplitStripes || part < kStageSteps || (s - 1) * part >= steps)) break;
+        if (s > 1 && (stripes > kMaxSplitStripes || part < kStageSteps / 2 || (s - 1) * part >= steps)) break;
         const std::int64_t units = stripes * s;
         const double even = static_cast<double>(units) / static_cast<double>((units + l.grid - 1) / l.grid * l.grid);
         if (even > best + 0.08) { // a split costs the workspace's traffic and the join
