@@ -141,23 +141,33 @@ struct WorkerPaths {
     std::filesystem::path quant_cache_dir; // the NF4 cache file of a quantized checkpoint (engine/model/quant_cache.h)
 };
 
-class Worker {
+// What the window asks of the worker. glm4v-desktop reaches the Worker through this from a module it loads on a
+// thread after its first frame (app/gui/worker_loader.h), so that the window itself links no libtorch.
+class WorkerApi {
+public:
+    virtual ~WorkerApi() = default;
+    virtual void submit(Command command) = 0;
+    // Stops the reply being generated for this conversation (any thread; returns at once).
+    virtual void cancel(std::int64_t conversation_id) = 0;
+    // Moves every pending event into `out` (appending). Never blocks on the engine.
+    virtual void drain_events(std::vector<Event>& out) = 0;
+    // Cancels any generation (its partial reply is stored), finishes deletions waiting for undo, and joins
+    // the threads. Called once, when the window has closed.
+    virtual void shutdown() = 0;
+};
+
+class Worker final : public WorkerApi {
 public:
     // wake is called (from a worker thread) after events are pushed: the GUI passes glfwPostEmptyEvent.
     Worker(WorkerPaths paths, std::function<void()> wake);
-    ~Worker(); // shutdown()
+    ~Worker() override; // shutdown()
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    void submit(Command command);
-    // Stops the reply being generated for this conversation (any thread; returns at once).
-    void cancel(std::int64_t conversation_id);
-    // Moves every pending event into `out` (appending). Never blocks on the engine.
-    void drain_events(std::vector<Event>& out);
-
-    // Cancels any generation (its partial reply is stored), finishes deletions waiting for undo, and joins
-    // both threads. Called once, when the window has closed.
-    void shutdown();
+    void submit(Command command) override;
+    void cancel(std::int64_t conversation_id) override;
+    void drain_events(std::vector<Event>& out) override;
+    void shutdown() override;
 
     // For tests that look inside the engine (what a follow-up's prompt holds): called on the engine lane
     // with every Chat the worker builds, before its first ask. Set it before the first submit().

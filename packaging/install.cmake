@@ -1,5 +1,6 @@
 # Install rules and the Debian package (included by the top-level CMakeLists.txt).
 #   bin/glm4v, bin/glm4v-desktop
+#   lib/glm4v-desktop/libglm4v-worker.so              (the window's engine, loaded after its first frame)
 #   share/applications/glm4v-desktop.desktop          (menus and launchers find it here)
 #   share/icons/hicolor/{scalable,256x256}/apps/glm4v-desktop.{svg,png}
 #   share/doc/glm4v-desktop/                           (README, docs)
@@ -8,7 +9,7 @@ include(GNUInstallDirs)
 # Installed binaries keep finding libtorch in the virtual environment they were linked against, and CUDA's
 # libraries: `cmake --install` strips the build RPATH, and CMake counts the project's own .venv as inside the
 # project, so its library folder is named here (GLM4V_BUNDLE_TORCH below replaces it for the .deb).
-foreach(target glm4v glm4v-desktop)
+foreach(target glm4v glm4v-desktop glm4v-worker)
     if(TARGET ${target})
         set_target_properties(${target} PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON INSTALL_RPATH "${TORCH_INSTALL_PREFIX}/lib")
     endif()
@@ -19,6 +20,7 @@ if(TARGET glm4v)
 endif()
 if(TARGET glm4v-desktop)
     install(TARGETS glm4v-desktop RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT app)
+    install(TARGETS glm4v-worker LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/glm4v-desktop COMPONENT app)
     install(FILES ${PROJECT_SOURCE_DIR}/packaging/glm4v-desktop.desktop
             DESTINATION ${CMAKE_INSTALL_DATADIR}/applications COMPONENT app)
     install(FILES ${PROJECT_SOURCE_DIR}/assets/glm4v-desktop.svg
@@ -42,6 +44,9 @@ if(GLM4V_BUNDLE_TORCH AND TORCH_INSTALL_PREFIX)
             set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}/glm4v")
         endif()
     endforeach()
+    if(TARGET glm4v-worker)
+        set_target_properties(glm4v-worker PROPERTIES INSTALL_RPATH "$ORIGIN/../glm4v")
+    endif()
     install(DIRECTORY ${TORCH_INSTALL_PREFIX}/lib/ DESTINATION ${CMAKE_INSTALL_LIBDIR}/glm4v COMPONENT app
             FILES_MATCHING PATTERN "*.so*")
 endif()

@@ -79,7 +79,7 @@ std::string path_from_uri(std::string text) {
 
 } // namespace
 
-GuiApp::GuiApp(GLFWwindow* window, Worker& worker, Settings settings, std::string model_folder, float content_scale)
+GuiApp::GuiApp(GLFWwindow* window, WorkerApi& worker, Settings settings, std::string model_folder, float content_scale)
     : window_(window), worker_(worker), settings_(std::move(settings)), content_scale_(content_scale) {
     view_.model.folder = model_folder;
     view_.model.required_files = kModelFiles;

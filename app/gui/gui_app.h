@@ -33,7 +33,7 @@ struct AppCounters {
 
 class GuiApp {
 public:
-    GuiApp(GLFWwindow* window, Worker& worker, Settings settings, std::string model_folder, float content_scale);
+    GuiApp(GLFWwindow* window, WorkerApi& worker, Settings settings, std::string model_folder, float content_scale);
     ~GuiApp();
 
     // Start of a frame: worker events, dropped files, clipboard results, log lines, toasts' expiry.
@@ -72,7 +72,7 @@ private:
     void paste();
 
     GLFWwindow* window_;
-    Worker& worker_;
+    WorkerApi& worker_;
     Settings settings_;
     float content_scale_;
     ui::AppView view_;

@@ -25,7 +25,7 @@
 #include "app/gui/script.h"
 #include "app/paths.h"
 #include "app/settings.h"
-#include "app/worker.h"
+#include "app/gui/worker_loader.h"
 #include "engine/error.h"
 #include "engine/log.h"
 #include "ui/fonts.h"
@@ -67,7 +67,7 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
             if (std::sscanf(v.c_str(), "%dx%d", &o.width, &o.height) != 2 || o.width < 320 || o.height < 240)
                 throw engine::Error(engine::ErrorKind::InvalidInput, "--size wants WIDTHxHEIGHT, at least 320x240");
         } else if (a == "--version") {
-            std::printf("glm4v-desktop %s\n", GLM4V_VERSION);
+            std::printf("glm4v-desktop %s\nengine module: %s\n", GLM4V_VERSION, app::gui::worker_module_path().c_str());
             exit_code = 0;
             return std::nullopt;
         } else if (a == "-h" || a == "--help") {
@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
     int status = 0;
     {
         app::WorkerPaths paths{app::data_dir(), app::embedding_cache_dir(), app::cache_dir()};
-        app::Worker worker(paths, [] { glfwPostEmptyEvent(); });
+        app::gui::LoadedWorker worker(paths, [] { glfwPostEmptyEvent(); });
         app::gui::GuiApp gui(window, worker, settings, model_folder, scale);
         {
             std::lock_guard<std::mutex> lock(logs->mutex);
@@ -254,7 +254,10 @@ int main(int argc, char** argv) {
             glfwSwapBuffers(window);
             if (fonts_shown_ms < 0) {
                 const double ms = (boot_clock_seconds() - process_start) * 1000;
-                if (window_shown_ms < 0) window_shown_ms = ms;
+                if (window_shown_ms < 0) {
+                    window_shown_ms = ms;
+                    worker.start(); // the engine's libraries load now, not while the first frame is being made
+                }
                 if (glm4v::ui::fonts_built()) {
                     fonts_shown_ms = ms;
                     engine::log_info("gui: first frame ", window_shown_ms, " ms after the process started, first with the fonts ",

@@ -156,12 +156,12 @@ TEST_CASE("the window streams replies, keeps them in the history and reopens the
     double load[1] = {0};
     const bool busy = getloadavg(load, 1) == 1 && load[0] >= static_cast<double>(std::thread::hardware_concurrency());
     // A window that opens in under a second: the first frame presented, timed from the process's start
-    // (so loading libtorch before main() counts). The first frame with the font files' atlas follows it.
-    // Measured on the 2-core CI machine under Xvfb with a build running beside it: 0.82-1.17 s, of which
-    // about 0.6 s is libtorch's (and CUDA's) libraries loading before main(); the limit guards against
-    // regressions above that, and docs/gui.md says what would bring it under a second with margin.
+    // (so the libraries loaded before main() count). The first frame with the font files' atlas follows it.
+    // libtorch is not among them: the worker is a module loaded after the first frame (worker_loader.h).
     const double window_shown = first.report["window_shown_ms"].get<double>();
     const double fonts_shown = first.report["fonts_shown_ms"].get<double>();
+    std::printf("first frame %.0f ms, with the fonts %.0f ms, slowest streaming frame %.1f ms (load average %.1f)\n",
+                window_shown, fonts_shown, slowest, load[0]);
     CHECK(window_shown > 0);
     CHECK(fonts_shown >= window_shown);
     if (busy) {
@@ -169,7 +169,7 @@ TEST_CASE("the window streams replies, keeps them in the history and reopens the
                              << slowest << " ms and first frame after " << window_shown << " ms not judged");
     } else {
         CHECK(slowest < 50.0);
-        CHECK(window_shown < 1500.0);
+        CHECK(window_shown < 1000.0);
     }
 
     std::int64_t conversation = 0;

@@ -1,5 +1,6 @@
 # Installs the build into PREFIX and checks that a desktop environment finds and can start the app there:
-# the binaries run from the prefix (libtorch found through the install RPATH), the desktop entry names the
+# the binaries run from the prefix (libtorch found through the install RPATH), the window names its installed
+# engine module (lib/glm4v-desktop/libglm4v-worker.so), the desktop entry names the
 # installed binary and icon, the icons are where the freedesktop icon theme looks, the PNG is 256x256, and
 # desktop-file-validate (Debian's desktop-file-utils) accepts the entry.
 #   cmake -DBUILD_DIR=... -DPREFIX=... -DWITH_WINDOW=0|1 -P check_install.cmake
@@ -29,6 +30,20 @@ file(STRINGS "${entry}" exec REGEX "^Exec=")
 file(STRINGS "${entry}" icon REGEX "^Icon=")
 if(NOT exec MATCHES "^Exec=glm4v-desktop( |$)" OR NOT icon STREQUAL "Icon=glm4v-desktop")
     message(FATAL_ERROR "the desktop entry must start glm4v-desktop with its icon: ${exec} ${icon}")
+endif()
+# The window loads its engine from the module that --version names: it must be the installed one.
+execute_process(COMMAND "${PREFIX}/bin/glm4v-desktop" --version RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "engine module: ([^\n]+)")
+    message(FATAL_ERROR "the installed glm4v-desktop --version does not run or name its engine module: ${rc} ${out} ${err}")
+endif()
+set(module "${CMAKE_MATCH_1}")
+file(REAL_PATH "${PREFIX}" prefix_real)
+if(NOT EXISTS "${module}" OR NOT module MATCHES "^${prefix_real}/")
+    message(FATAL_ERROR "the installed glm4v-desktop would load ${module}, not a module installed under ${PREFIX}")
+endif()
+execute_process(COMMAND ldd "${module}" OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(out MATCHES "not found")
+    message(FATAL_ERROR "the installed engine module lacks libraries (its RPATH?): ${out}")
 endif()
 # PNG: width and height are the big-endian words at bytes 16 and 20 of the IHDR chunk.
 file(READ "${PREFIX}/share/icons/hicolor/256x256/apps/glm4v-desktop.png" ihdr OFFSET 16 LIMIT 8 HEX)
