@@ -35,20 +35,28 @@ foreach(doc README.md docs/gui.md docs/history.md docs/screenshot.png)
 endforeach()
 
 # The binaries find libtorch through the RPATH CMake gives them from the virtual environment; a package
-# must carry libtorch itself or depend on a system copy. Set GLM4V_BUNDLE_TORCH to install the wheel's
-# shared libraries next to the binaries (lib/glm4v) and point the RPATH there.
-option(GLM4V_BUNDLE_TORCH "Install libtorch's shared libraries with the binaries (for the .deb)" OFF)
+# must carry libtorch itself. Set GLM4V_BUNDLE_TORCH (for the .deb) to install the wheel's shared libraries and
+# the CUDA libraries it came with (PyPI's nvidia-* packages) under lib/glm4v, in the wheel's own layout
+# (torch/lib beside nvidia/<package>/lib): libtorch finds CUDA's libraries through RPATHs relative to itself,
+# $ORIGIN/../../nvidia/cu13/lib and the like. The binaries' RPATH then points at lib/glm4v/torch/lib.
+option(GLM4V_BUNDLE_TORCH "Install libtorch's and CUDA's shared libraries with the binaries (for the .deb)" OFF)
 if(GLM4V_BUNDLE_TORCH AND TORCH_INSTALL_PREFIX)
+    set(glm4v_bundle ${CMAKE_INSTALL_LIBDIR}/glm4v)
     foreach(target glm4v glm4v-desktop)
         if(TARGET ${target})
-            set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}/glm4v")
+            set_target_properties(${target} PROPERTIES INSTALL_RPATH_USE_LINK_PATH OFF
+                                  INSTALL_RPATH "$ORIGIN/../${glm4v_bundle}/torch/lib")
         endif()
     endforeach()
     if(TARGET glm4v-worker)
-        set_target_properties(glm4v-worker PROPERTIES INSTALL_RPATH "$ORIGIN/../glm4v")
+        set_target_properties(glm4v-worker PROPERTIES INSTALL_RPATH_USE_LINK_PATH OFF INSTALL_RPATH "$ORIGIN/../glm4v/torch/lib")
     endif()
-    install(DIRECTORY ${TORCH_INSTALL_PREFIX}/lib/ DESTINATION ${CMAKE_INSTALL_LIBDIR}/glm4v COMPONENT app
+    install(DIRECTORY ${TORCH_INSTALL_PREFIX}/lib/ DESTINATION ${glm4v_bundle}/torch/lib COMPONENT app
             FILES_MATCHING PATTERN "*.so*")
+    if(IS_DIRECTORY ${TORCH_INSTALL_PREFIX}/../nvidia)
+        install(DIRECTORY ${TORCH_INSTALL_PREFIX}/../nvidia/ DESTINATION ${glm4v_bundle}/nvidia COMPONENT app
+                FILES_MATCHING PATTERN "*.so*")
+    endif()
 endif()
 
 set(CPACK_PACKAGE_NAME "glm4v-desktop")
