@@ -57,6 +57,15 @@ if(GLM4V_BUNDLE_TORCH AND TORCH_INSTALL_PREFIX)
         install(DIRECTORY ${TORCH_INSTALL_PREFIX}/../nvidia/ DESTINATION ${glm4v_bundle}/nvidia COMPONENT app
                 FILES_MATCHING PATTERN "*.so*")
     endif()
+    # Depends from the project's own binaries only (deb_depends.cmake says why).
+    set(glm4v_deb_binaries "$<TARGET_FILE:glm4v>")
+    if(TARGET glm4v-worker)
+        string(APPEND glm4v_deb_binaries ";$<TARGET_FILE:glm4v-desktop>;$<TARGET_FILE:glm4v-worker>")
+    endif()
+    file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/deb_binaries.cmake CONTENT
+         "set(GLM4V_DEB_BINARIES \"${glm4v_deb_binaries}\")\nset(GLM4V_DEB_TORCH_LIB \"${TORCH_INSTALL_PREFIX}/lib\")\n")
+    set(CPACK_GLM4V_DEB_BINARIES_FILE ${PROJECT_BINARY_DIR}/deb_binaries.cmake)
+    set(CPACK_PROJECT_CONFIG_FILE ${PROJECT_SOURCE_DIR}/packaging/deb_depends.cmake)
 endif()
 
 set(CPACK_PACKAGE_NAME "glm4v-desktop")
@@ -69,7 +78,11 @@ set(CPACK_DEB_COMPONENT_INSTALL OFF)
 set(CPACK_DEBIAN_PACKAGE_SECTION "graphics")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # dpkg-shlibdeps fills Depends from the linked libraries
+if(GLM4V_BUNDLE_TORCH)
+    set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF) # deb_depends.cmake instead
+else()
+    set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # dpkg-shlibdeps fills Depends from the linked libraries
+endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "fonts-noto-cjk")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nvidia-driver")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
