@@ -45,6 +45,7 @@ public:
     void on_drop(int count, const char** paths);
     // HiDPI: the window moved to a monitor of another scale, or the desktop's scale changed.
     void set_content_scale(float scale);
+    float content_scale() const { return content_scale_; }
     // The log sink's lines (any thread).
     void add_log_line(const std::string& line);
     // True while something on screen moves by itself (a toast that will expire).

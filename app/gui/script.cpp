@@ -157,6 +157,9 @@ void Script::before_frame(GuiApp& app) {
 }
 
 void Script::after_render(GuiApp& app, int width, int height) {
+    content_scale_ = app.content_scale();
+    font_pixels_ = ui::fonts().size;
+    framebuffer_width_ = width;
     if (finished_ || index_ >= steps_.size() || !capture_ || kind_of(steps_[index_]) != "screenshot") return;
     if (frames_in_step_ < 0) return;
     std::vector<std::uint8_t> rgba(static_cast<std::size_t>(width) * height * 4);
@@ -183,6 +186,9 @@ std::string Script::report() const {
     j["streaming_frames"] = streaming_frames_;
     j["slowest_streaming_frame_ms"] = slowest_streaming_ms_;
     j["replies"] = replies_;
+    j["content_scale"] = content_scale_;
+    j["font_pixels"] = font_pixels_;
+    j["framebuffer_width"] = framebuffer_width_;
     return j.dump();
 }
 

@@ -59,6 +59,10 @@ private:
     bool finished_ = false;
     std::string error_;
     double window_shown_ms_ = -1;
+    // HiDPI, as the last frame had it: the window's content scale, the fonts' pixel size, the framebuffer's width.
+    double content_scale_ = 0;
+    double font_pixels_ = 0;
+    int framebuffer_width_ = 0;
     double fonts_shown_ms_ = -1;
     double slowest_streaming_ms_ = 0;
     double slowest_ms_ = 0;

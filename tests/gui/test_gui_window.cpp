@@ -1,6 +1,7 @@
 // The real window under Xvfb with a golden tiny model: open image.png, ask, stream, ask a follow-up,
 // screenshot, quit; then check the screenshots have content, the replies are in the history database,
-// and a second launch lists, reopens and continues that conversation. Skips (77) only without Xvfb.
+// and a second launch lists, reopens and continues that conversation. Also: at a desktop scale of 200% the
+// window, its sizes and its fonts are twice as big. Skips (77) only without Xvfb.
 #include <catch2/catch.hpp>
 
 #include <opencv2/core.hpp>
@@ -20,6 +21,9 @@
 
 #include "app/history_store.h"
 #include "tests/support/test_support.h"
+
+#include <X11/Xatom.h> // last: Xlib's macros (None, Status, Bool) must not meet the headers above
+#include <X11/Xlib.h>
 
 namespace fs = std::filesystem;
 using glm4v::test::run_command;
@@ -94,6 +98,35 @@ Run run_window(const std::string& display, const fs::path& home, const fs::path&
     return run;
 }
 
+// The desktop's scale as GLFW (like GTK and Qt) reads it on X11: Xft.dpi in the root window's RESOURCE_MANAGER.
+// The connection stays open while this object lives: an X server resets, and drops the property, when its last
+// client leaves.
+class XftDpi {
+public:
+    XftDpi(const std::string& display, int dpi) : display_(XOpenDisplay(display.c_str())) {
+        REQUIRE(display_ != nullptr);
+        const std::string resources = "Xft.dpi:\t" + std::to_string(dpi) + "\n";
+        XChangeProperty(display_, DefaultRootWindow(display_), XA_RESOURCE_MANAGER, XA_STRING, 8, PropModeReplace,
+                        reinterpret_cast<const unsigned char*>(resources.data()), static_cast<int>(resources.size()));
+        XSync(display_, False);
+    }
+    ~XftDpi() {
+        if (display_) XCloseDisplay(display_);
+    }
+    XftDpi(const XftDpi&) = delete;
+    XftDpi& operator=(const XftDpi&) = delete;
+
+private:
+    Display* display_;
+};
+
+void skip_without_xvfb() {
+    if (run_command("command -v Xvfb >/dev/null 2>&1") != 0) {
+        std::fprintf(stderr, "Xvfb is not installed (Debian package xvfb): skipping the window test\n");
+        std::exit(77);
+    }
+}
+
 // Standard deviation of the grey levels: a blank (one-colour) window gives about 0.
 double pixel_spread(const fs::path& png) {
     cv::Mat image = cv::imread(png.string(), cv::IMREAD_GRAYSCALE);
@@ -106,10 +139,7 @@ double pixel_spread(const fs::path& png) {
 } // namespace
 
 TEST_CASE("the window streams replies, keeps them in the history and reopens them on the next launch", "[gui][xvfb]") {
-    if (run_command("command -v Xvfb >/dev/null 2>&1") != 0) {
-        std::fprintf(stderr, "Xvfb is not installed (Debian package xvfb): skipping the window test\n");
-        std::exit(77);
-    }
+    skip_without_xvfb();
     const auto cases = glm4v::test::golden_case_dirs();
     REQUIRE_FALSE(cases.empty()); // GLM4V_GOLDEN_DIR must name the golden cases
     const fs::path golden = cases.front();
@@ -231,4 +261,30 @@ TEST_CASE("the window streams replies, keeps them in the history and reopens the
         CHECK(messages[6].text == "Tell me everything.");
         CHECK(messages[7].role == glm4v::app::MessageRole::Assistant);
     }
+}
+
+TEST_CASE("the window follows the desktop's scale (HiDPI)", "[gui][xvfb][hidpi]") {
+    skip_without_xvfb();
+    const auto cases = glm4v::test::golden_case_dirs();
+    REQUIRE_FALSE(cases.empty());
+    const fs::path golden = cases.front();
+    Xvfb x;
+    REQUIRE_FALSE(x.display().empty());
+    const XftDpi desktop_scale(x.display(), 192); // a desktop at 200%
+
+    glm4v::test::ScratchDir home;
+    fs::create_directories(home / "config" / "glm4v-desktop");
+    glm4v::test::write_file(home / "config" / "glm4v-desktop" / "settings.json",
+                            R"({"temperature": 0, "max_new_tokens": 8, "font_size": 16})");
+    nlohmann::json steps = nlohmann::json::array();
+    steps.push_back({{"ask", "Hello"}, {"timeout_s", 120}}); // returns once the fonts are built, too
+    steps.push_back({{"screenshot", (home / "hidpi.png").string()}});
+    steps.push_back({{"quit", true}});
+    Run run = run_window(x.display(), home.path(), golden / "model", steps);
+    INFO(run.output);
+    REQUIRE(run.status == 0);
+    CHECK(run.report["content_scale"].get<double>() == 2.0);
+    CHECK(run.report["font_pixels"].get<double>() == 32.0);        // 16 points at 200%
+    CHECK(run.report["framebuffer_width"].get<int>() == 2 * 1280); // the default 1280 wide, scaled to the monitor
+    CHECK(pixel_spread(home / "hidpi.png") > 8.0);
 }
