@@ -23,9 +23,9 @@
 #include "app/gui/clipboard_x11.h"
 #include "app/gui/gui_app.h"
 #include "app/gui/script.h"
+#include "app/gui/worker_loader.h"
 #include "app/paths.h"
 #include "app/settings.h"
-#include "app/gui/worker_loader.h"
 #include "engine/error.h"
 #include "engine/log.h"
 #include "ui/fonts.h"
@@ -99,8 +99,8 @@ double boot_clock_seconds() {
 }
 
 // When the kernel started this process, on the CLOCK_BOOTTIME scale, from /proc/self/stat (field 22, in
-// clock ticks). Start-up is timed from here, not from main(): loading the shared libraries (libtorch is
-// most of them) comes first and is part of what the user waits for. NaN when /proc cannot tell.
+// clock ticks). Start-up is timed from here, not from main(): loading the shared libraries comes first and is
+// part of what the user waits for. NaN when /proc cannot tell.
 double process_start_seconds() {
     std::ifstream in("/proc/self/stat");
     std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

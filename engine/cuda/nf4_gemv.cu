@@ -220,7 +220,7 @@ struct Walk {
     __device__ explicit Walk(int splits) : grid_stripes(gridDim.x / splits), grid_parts(gridDim.x % splits) {}
 };
 
-__device__ __forceinline__ void locate(StageAt& s, const KernelArgs& a, const Plan& p) {
+__device__ __forceinline__ void locate(StageAt& s, const Plan& p) {
     const int begin = s.part * p.part_steps;
     const int end = min(p.steps, begin + p.part_steps);
     s.first = begin + s.stage * kStageSteps;
@@ -234,7 +234,7 @@ __device__ __forceinline__ StageAt first_stage(const KernelArgs& a, const Plan& 
     s.stage = 0;
     s.stripe = s.unit / a.splits;
     s.part = s.unit - s.stripe * a.splits;
-    locate(s, a, p);
+    locate(s, p);
     return s;
 }
 
@@ -249,7 +249,7 @@ __device__ __forceinline__ void advance(StageAt& s, const KernelArgs& a, const P
             ++s.stripe;
         }
     }
-    locate(s, a, p);
+    locate(s, p);
 }
 
 // What one thread copies of every stage: 16-byte chunk c of rows r, r + kRowStride, ... of the weights, and the
