@@ -16,6 +16,7 @@
 #   bench-model-default   bench_model.json only                                                        (~2.5 min)
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
+# MEMCHECK_TESTS narrows memcheck to a Catch2 test spec (e.g. "[decode],[prefill]") after a change to those kernels.
 # BENCH_MODEL_ARGS adds arguments to every bench_model run (e.g. "--reps 3"). Plots from the JSON:
 # tools/plot_performance.py, on the development machine.
 #
@@ -43,6 +44,7 @@ export LD_LIBRARY_PATH=$SYS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBR
 export PKG_CONFIG_LIBDIR=$SYS/usr/lib/x86_64-linux-gnu/pkgconfig:$SYS/usr/share/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$SYS
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+export GLM4V_GOLDEN_DIR=$GOLDEN GLM4V_SOURCE_DIR=$ROOT # for test_cuda_nf4's Chat case, as ctest sets them
 
 stage_build() {
     step build
@@ -89,8 +91,9 @@ stage_golden() {
 
 stage_memcheck() {
     step memcheck
+    # shellcheck disable=SC2086
     timeout 400 "$SANITIZER" --tool memcheck --error-exitcode 9 --print-limit 20 "$BUILD/tests/cuda/test_cuda_nf4" \
-        >"$OUT/memcheck.log" 2>&1
+        ${MEMCHECK_TESTS:+"$MEMCHECK_TESTS"} >"$OUT/memcheck.log" 2>&1
     local rc=$?
     tail -4 "$OUT/memcheck.log"
     echo "memcheck exit status $rc (0 clean, 9 errors found, 124 timed out)" | tee -a "$LOG"
@@ -100,7 +103,11 @@ stage_memcheck() {
 stage_bench_kernels() {
     step bench-kernels
     timeout 200 "$BUILD/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4.json" 2>>"$LOG" || fail bench_nf4
-    python3 - "$OUT/bench_nf4.json" <<'PY' | tee -a "$LOG"
+    print_bench_nf4 "$OUT/bench_nf4.json"
+}
+
+print_bench_nf4() {
+    python3 - "$1" <<'PY' | tee -a "$LOG"
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(f"{d['device']}: copy {d['copy_d2d']['gb_per_s']:.0f} GB/s, bf16 matmul {d['bf16_matmul']['tflop_per_s']:.0f} TFLOP/s")
@@ -110,7 +117,25 @@ for k in d["kernels"]:
 print(json.dumps(d.get("decode_token_weights")))
 for k in d.get("decode_layer_kinds", []):
     print(f"{k['kind']:<36} {k['us_per_token']:8.1f} us per token")
+print(f"a token's ops in sequence: {d.get('decode_token_sequence_ms')} ms; each kind's share:")
+for k in d.get("decode_layer_kinds_in_sequence", []):
+    print(f"{k['kind']:<36} {k['us_per_token']:8.1f} us per token")
 PY
+}
+
+# bench_nf4 built with other compile definitions (GEMV_VARIANT_FLAGS, e.g. "-DGLM4V_GEMV_RING_STAGES=3") in a build
+# of its own: bench_nf4_variant.json.
+stage_bench_gemv_variant() {
+    step "bench-gemv-variant ${GEMV_VARIANT_FLAGS:-}"
+    local torch_prefix
+    torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+    cmake -S "$ROOT" -B "$BUILD-variant" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLM4V_APP=OFF -DGLM4V_GUI=OFF \
+        -DCMAKE_PREFIX_PATH="$torch_prefix;$SYS/usr" -DPKG_CONFIG_EXECUTABLE="$SYS/usr/bin/pkgconf" \
+        -DGLM4V_CUDA_ARCHITECTURES="$ARCH" -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_CUDA_FLAGS="${GEMV_VARIANT_FLAGS:-}" \
+        >>"$LOG" 2>&1 && cmake --build "$BUILD-variant" --target bench_nf4 >>"$LOG" 2>&1 || { fail "variant build"; return; }
+    timeout 200 "$BUILD-variant/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_variant.json" 2>>"$LOG" ||
+        fail bench_nf4_variant
+    print_bench_nf4 "$OUT/bench_nf4_variant.json"
 }
 
 # One bench_model run: NAME (the JSON is $OUT/NAME.json), the seconds `timeout` allows, then its own arguments. The

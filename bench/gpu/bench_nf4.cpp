@@ -117,7 +117,28 @@ void print_layer_kinds(int reps, std::int64_t l2) {
         std::printf("    {\"kind\": \"%s\", \"runs_per_token\": %d, \"us_per_token\": %.1f}%s\n", kinds[k].name,
                     kinds[k].per_token, us, k + 1 < std::size(kinds) ? "," : "");
     }
-    std::printf("  ],\n  \"decode_layer_kinds_total_ms\": %.3f\n", total / 1e3);
+    std::printf("  ],\n  \"decode_layer_kinds_total_ms\": %.3f,\n", total / 1e3);
+
+    // The same ops in decode's order, a whole token at a time (40 layers, then the output layer), and again without
+    // each kind: what a kind costs inside the sequence, where each kernel's start overlaps the previous one's end,
+    // which timing it alone cannot show.
+    const std::size_t layer_kinds = std::size(kinds) - 1;
+    const auto token_ms = [&](std::size_t skip) {
+        return glm4v::bench::graph_ms(
+            [&](int t) {
+                for (int layer = 0; layer < 40; ++layer)
+                    for (std::size_t k = 0; k < layer_kinds; ++k)
+                        if (k != skip) kinds[k].run(t * 40 + layer);
+                if (skip != layer_kinds) kinds[layer_kinds].run(t);
+            },
+            std::max(2, reps / 10));
+    };
+    const double whole = token_ms(std::size(kinds));
+    std::printf("  \"decode_token_sequence_ms\": %.3f,\n  \"decode_layer_kinds_in_sequence\": [\n", whole);
+    for (std::size_t k = 0; k < std::size(kinds); ++k)
+        std::printf("    {\"kind\": \"%s\", \"us_per_token\": %.1f}%s\n", kinds[k].name,
+                    (whole - token_ms(k)) * 1e3, k + 1 < std::size(kinds) ? "," : "");
+    std::printf("  ]\n");
 }
 
 } // namespace

@@ -1,13 +1,14 @@
-// The per-token attention of a decode step (DESIGN.md section 3): rotary embedding fused with the KV-cache append,
-// and split-K ("flash-decoding") attention of one query row over the used rows of the cache.
+// The per-token attention of a decode step (DESIGN.md section 3): rotary embedding fused with the KV-cache append
+// (for a prefill's rows too), and split-K ("flash-decoding") attention of one query row over the used rows of the cache.
 //
-// Attention: a block takes one key/value group and one slice of the used rows, and serves all 16 query heads of the
-// group from each key and value it loads (GQA without copies). It first copies the slice's keys and values into shared
-// memory with all loads in flight at once, since one latency per row made this kernel 30 us. A warp scores one key row against the 16 heads with
-// 4 dims a lane, then sums the 16 partial dots across the warp in 16 shuffles by halving (each exchange hands half
-// of the heads to the partner lane), so lane 2h ends with head h's score. Scores and the slice's softmax stay in
-// shared memory; the slice's unnormalized output, maximum and sum go to a workspace that a second kernel combines.
-// The number of rows comes from the device (row + 1), so one CUDA graph serves every length.
+// Attention: a block takes one key/value group and one slice of 64 cache rows, and serves all 16 query heads of the
+// group from each key and value it loads (GQA without copies). The grid covers the cache's whole capacity, so one CUDA
+// graph serves every length (read from the device: row + 1); slices past the end return at once. A block copies its
+// slice into shared memory with every copy in flight at once (one latency per row made an early version 30 us), then
+// computes the 16 heads' scores and the probabilities' product with the values as two matrix products on the tensor
+// cores (mma.m16n8k16: 16 heads are exactly one tile's rows); on CUDA cores these took most of the kernel's 10 us.
+// The slice's unnormalized output, maximum and sum go to a workspace that a second kernel combines. Probabilities
+// enter the second product rounded to the activation type, as in FlashAttention; their sum stays fp32.
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/decode_kernels.h"
@@ -20,152 +21,163 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kMaxSplits = 256;
+constexpr int kMaxSplits = 512;
 
-// One thread per (head or group, dim pair). The reference rounds each product and each sum to the activation type.
+// One thread per (token, head or group, dim pair). The reference rounds each product and each sum to the activation
+// type.
 template <typename T>
-__global__ void rope_append_kernel(const T* __restrict__ qkv, int heads, int groups, int head_dim, int rotary_pairs,
-                                   const T* __restrict__ table, const std::int64_t* __restrict__ row,
+__global__ void rope_append_kernel(const T* __restrict__ qkv, int tokens, int heads, int groups, int head_dim,
+                                   int rotary_pairs, const T* __restrict__ table, const std::int64_t* __restrict__ row,
                                    T* __restrict__ keys, T* __restrict__ values, std::int64_t capacity,
                                    T* __restrict__ q_out) {
     allow_next_kernel();
     grid_dependency_wait();
-    const int pairs = head_dim / 2;
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (heads + 2 * groups) * pairs) return;
-    const int vec = i / pairs, p = i % pairs; // vec: q heads, then k groups, then v groups
+    const int pairs = head_dim / 2, token_pairs = (heads + 2 * groups) * pairs;
+    const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= static_cast<std::int64_t>(tokens) * token_pairs) return;
+    const int token = static_cast<int>(i / token_pairs), at = static_cast<int>(i % token_pairs);
+    const int vec = at / pairs, p = at % pairs; // vec: q heads, then k groups, then v groups
     const std::uint32_t in = reinterpret_cast<const std::uint32_t*>(qkv)[i];
     std::uint32_t out = in;
     if (vec < heads + groups && p < rotary_pairs) {
         const float2 x = Act<T>::pair(in);
-        const float2 cs = Act<T>::pair(reinterpret_cast<const std::uint32_t*>(table)[p]);
+        const float2 cs = Act<T>::pair(reinterpret_cast<const std::uint32_t*>(table)[token * rotary_pairs + p]);
         const auto r = [](float v) { return Act<T>::to_float(Act<T>::from_float(v)); };
         out = Act<T>::pack(r(x.x * cs.x) - r(x.y * cs.y), r(x.y * cs.x) + r(x.x * cs.y));
     }
     if (vec < heads) {
-        reinterpret_cast<std::uint32_t*>(q_out)[i] = out;
+        reinterpret_cast<std::uint32_t*>(q_out)[(static_cast<std::int64_t>(token) * heads + vec) * pairs + p] = out;
         return;
     }
     const bool is_key = vec < heads + groups;
     const int g = is_key ? vec - heads : vec - heads - groups;
     T* cache = is_key ? keys : values;
-    reinterpret_cast<std::uint32_t*>(cache + (g * capacity + *row) * head_dim)[p] = out;
+    reinterpret_cast<std::uint32_t*>(cache + (g * capacity + *row + token) * head_dim)[p] = out;
 }
 
-// One halving step: lanes with `kBit` set keep the upper kWidth of their values and take their partner's.
-template <int kWidth, int kBit> __device__ __forceinline__ void halve(float (&v)[16], int lane) {
-    const bool upper = lane & kBit;
-#pragma unroll
-    for (int i = 0; i < kWidth; ++i) {
-        const float send = upper ? v[i] : v[i + kWidth];
-        const float keep = upper ? v[i + kWidth] : v[i];
-        v[i] = keep + __shfl_xor_sync(0xFFFFFFFFu, send, kBit);
-    }
-}
+// A slice of kChunk cache rows per block: its keys and values fit shared memory at any context (37 KB with the
+// scores), and a block's work is two small matrix products on the tensor cores.
+constexpr int kChunk = 64;
+constexpr int kPitch = kDecodeHeadDim + 8;  // elements of a staged key or value row: 272 bytes, so the 8 rows one
+                                            // fragment load touches fall in different banks
+constexpr int kScorePitch = kChunk + 4;     // floats of a head's scores
+constexpr int kProbPitch = kChunk + 8;      // elements of a head's probabilities
 
-// Sums v[0..15] of every lane across the warp; lanes 2h and 2h + 1 return head h's total.
-__device__ __forceinline__ float sum_16_heads(float (&v)[16], int lane) {
-    halve<8, 16>(v, lane);
-    halve<4, 8>(v, lane);
-    halve<2, 4>(v, lane);
-    halve<1, 2>(v, lane);
-    return v[0] + __shfl_xor_sync(0xFFFFFFFFu, v[0], 1);
-}
+__device__ __forceinline__ std::uint32_t word_at(const void* p) { return *reinterpret_cast<const std::uint32_t*>(p); }
 
-template <typename T, int kDim>
+// Block (group, slice): S = Q K^T for the group's 16 heads (the mma's 16 rows) over the slice's rows, its softmax
+// statistics, and O = P V unnormalized, into the workspace for the combine. Warp w scores rows 8w..8w+7 of the slice
+// and accumulates dims 16w..16w+15 of O. The slice's rows are copied into shared memory before the wait on the
+// previous kernel, except the newest row, which that kernel (rope_append) writes; rows past the end are zeros.
+template <typename T>
 __global__ void __launch_bounds__(kThreads)
     attention_split_kernel(const T* __restrict__ q, const T* __restrict__ keys, const T* __restrict__ values,
-                           const std::int64_t* __restrict__ row, std::int64_t capacity, int splits, int max_chunk,
-                           float scale, float* __restrict__ part_out, float* __restrict__ part_max,
-                           float* __restrict__ part_sum) {
+                           const std::int64_t* __restrict__ row, std::int64_t capacity, int max_splits, float scale,
+                           float* __restrict__ part_out, float* __restrict__ part_max, float* __restrict__ part_sum) {
     allow_next_kernel();
-    grid_dependency_wait();
-    constexpr int kHeads = kDecodeHeadsPerGroup;
-    constexpr int kPerLane = kDim / 32;
-    constexpr int kVecsPerRow = kDim * static_cast<int>(sizeof(T)) / 16;
-    // [kHeads][max_chunk] scores, then the slice's keys and values [max_chunk][kDim] each.
-    extern __shared__ __align__(16) float scores[];
-    T* k_rows = reinterpret_cast<T*>(scores + kHeads * max_chunk);
-    T* v_rows = k_rows + max_chunk * kDim;
+    constexpr int kHeads = kDecodeHeadsPerGroup, kDim = kDecodeHeadDim;
+    static_assert(kHeads == 16 && kChunk == 8 * kWarps && kDim == 16 * kWarps, "one mma tile of heads, rows, dims a warp");
+    __shared__ __align__(16) T k_rows[kChunk * kPitch];
+    __shared__ __align__(16) T v_rows[kChunk * kPitch];
+    __shared__ float scores[kHeads * kScorePitch];
+    __shared__ __align__(16) T probs[kHeads * kProbPitch];
     const int group = blockIdx.x, split = blockIdx.y;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const std::int64_t length = *row + 1;
-    const std::int64_t chunk = (length + splits - 1) / splits;
-    const std::int64_t begin = split * chunk;
-    const std::int64_t left = length - begin;
-    const int n = static_cast<int>(left <= 0 ? 0 : left < chunk ? left : chunk);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const std::int64_t length = *row + 1; // written before the step began, not by the previous kernel
+    const std::int64_t begin = static_cast<std::int64_t>(split) * kChunk;
+    if (begin >= length) return;
+    const int n = length - begin < kChunk ? static_cast<int>(length - begin) : kChunk;
 
-    // Every load of the block at once: the slice's keys and values into shared memory, the query into registers.
-    // The block then waits on memory once, not once per row.
-    const uint4* k_src = reinterpret_cast<const uint4*>(keys + (group * capacity + begin) * kDim);
-    const uint4* v_src = reinterpret_cast<const uint4*>(values + (group * capacity + begin) * kDim);
-    for (int i = threadIdx.x; i < n * kVecsPerRow; i += kThreads) {
-        reinterpret_cast<uint4*>(k_rows)[i] = __ldg(k_src + i);
-        reinterpret_cast<uint4*>(v_rows)[i] = __ldg(v_src + i);
+    // 16-byte pieces: kChunk rows x 16 of keys, then of values.
+    constexpr int kPieces = 2 * kChunk * (kDim / 8);
+    const auto copy_piece = [&](int i, bool newest) {
+        const int is_value = i / (kPieces / 2), r = (i % (kPieces / 2)) / (kDim / 8), c = i % (kDim / 8);
+        const std::int64_t at = begin + r;
+        if ((at == length - 1) != newest) return;
+        const T* src = (is_value ? values : keys) + (group * capacity + (at < length ? at : length - 1)) * kDim + c * 8;
+        cp_async16_zfill((is_value ? v_rows : k_rows) + r * kPitch + c * 8, src, at < length ? 16 : 0);
+    };
+    for (int i = threadIdx.x; i < kPieces; i += kThreads) copy_piece(i, false);
+    grid_dependency_wait(); // q and the newest row come from rope_append
+    for (int i = threadIdx.x; i < kPieces; i += kThreads) copy_piece(i, true);
+    cp_async_commit();
+
+    // Q's A fragments for the 8 k steps of 16 dims: heads g and g + 8, dims 2t, 2t + 1 and 2t + 8, 2t + 9.
+    std::uint32_t qa[kDim / 16][4];
+    const T* qg = q + group * kHeads * kDim;
+#pragma unroll
+    for (int kk = 0; kk < kDim / 16; ++kk) {
+        qa[kk][0] = word_at(qg + g * kDim + kk * 16 + 2 * t);
+        qa[kk][1] = word_at(qg + (g + 8) * kDim + kk * 16 + 2 * t);
+        qa[kk][2] = word_at(qg + g * kDim + kk * 16 + 2 * t + 8);
+        qa[kk][3] = word_at(qg + (g + 8) * kDim + kk * 16 + 2 * t + 8);
     }
-    float qr[kHeads][kPerLane];
-#pragma unroll
-    for (int h = 0; h < kHeads; ++h)
-#pragma unroll
-        for (int j = 0; j < kPerLane; ++j)
-            qr[h][j] = Act<T>::to_float(q[(group * kHeads + h) * kDim + lane * kPerLane + j]) * scale;
+    cp_async_wait<0>();
     __syncthreads();
 
-    for (int t = warp; t < n; t += kWarps) {
-        float dot[kHeads];
-        float kf[kPerLane];
+    {   // S for rows 8w..8w+7: B is K^T, whose column g is key row 8w + g.
+        float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        const T* krow = k_rows + (warp * 8 + g) * kPitch + 2 * t;
 #pragma unroll
-        for (int j = 0; j < kPerLane; ++j) kf[j] = Act<T>::to_float(k_rows[t * kDim + lane * kPerLane + j]);
-#pragma unroll
-        for (int h = 0; h < kHeads; ++h) {
-            dot[h] = 0.0f;
-#pragma unroll
-            for (int j = 0; j < kPerLane; ++j) dot[h] = fmaf(qr[h][j], kf[j], dot[h]);
-        }
-        const float s = sum_16_heads(dot, lane);
-        if ((lane & 1) == 0) scores[(lane >> 1) * max_chunk + t] = s;
+        for (int kk = 0; kk < kDim / 16; ++kk) Mma<T>::run(d, qa[kk], word_at(krow + kk * 16), word_at(krow + kk * 16 + 8));
+        const int r = warp * 8 + 2 * t;
+        scores[g * kScorePitch + r] = r < n ? d[0] * scale : -INFINITY;
+        scores[g * kScorePitch + r + 1] = r + 1 < n ? d[1] * scale : -INFINITY;
+        scores[(g + 8) * kScorePitch + r] = r < n ? d[2] * scale : -INFINITY;
+        scores[(g + 8) * kScorePitch + r + 1] = r + 1 < n ? d[3] * scale : -INFINITY;
     }
     __syncthreads();
 
-    // Softmax statistics of the slice: warp w takes heads 2w and 2w + 1.
-    for (int h = warp * 2; h < warp * 2 + 2; ++h) {
-        float* s = scores + h * max_chunk;
-        float m = -INFINITY;
-        for (int t = lane; t < n; t += 32) m = fmaxf(m, s[t]);
+    // Softmax statistics of the slice: warp w takes heads 2w and 2w + 1, a lane rows lane and lane + 32.
+    static_assert(kChunk == 64, "two rows a lane");
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        const int h = warp * 2 + hh;
+        const float s0 = scores[h * kScorePitch + lane], s1 = scores[h * kScorePitch + lane + 32];
+        float m = fmaxf(s0, s1);
 #pragma unroll
         for (int offset = 16; offset > 0; offset >>= 1) m = fmaxf(m, __shfl_xor_sync(0xFFFFFFFFu, m, offset));
-        float sum = 0.0f;
-        for (int t = lane; t < n; t += 32) {
-            const float p = expf(s[t] - m);
-            s[t] = p;
-            sum += p;
-        }
+        const float p0 = expf(s0 - m), p1 = expf(s1 - m); // row 0 is always in the slice, so m is finite
+        probs[h * kProbPitch + lane] = Act<T>::from_float(p0);
+        probs[h * kProbPitch + lane + 32] = Act<T>::from_float(p1);
+        float sum = p0 + p1;
 #pragma unroll
         for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
         if (lane == 0) {
-            const int at = (group * kHeads + h) * splits + split;
+            const int at = (group * kHeads + h) * max_splits + split;
             part_max[at] = m;
             part_sum[at] = sum;
         }
     }
     __syncthreads();
 
-    // Unnormalized output: warp w accumulates heads 2w and 2w + 1, kPerLane dims a lane.
-    float o[2][kPerLane] = {};
-    for (int t = 0; t < n; ++t) {
-        const float p0 = scores[(warp * 2) * max_chunk + t], p1 = scores[(warp * 2 + 1) * max_chunk + t];
+    // O for dims 16w..16w+15 (two n tiles of 8): A is P (heads x rows), B is V, read transposed by ldmatrix.
+    float o[2][4] = {};
 #pragma unroll
-        for (int j = 0; j < kPerLane; ++j) {
-            const float vf = Act<T>::to_float(v_rows[t * kDim + lane * kPerLane + j]);
-            o[0][j] = fmaf(p0, vf, o[0][j]);
-            o[1][j] = fmaf(p1, vf, o[1][j]);
+    for (int kk = 0; kk < kChunk / 16; ++kk) {
+        const std::uint32_t pa[4] = {word_at(probs + g * kProbPitch + kk * 16 + 2 * t),
+                                     word_at(probs + (g + 8) * kProbPitch + kk * 16 + 2 * t),
+                                     word_at(probs + g * kProbPitch + kk * 16 + 2 * t + 8),
+                                     word_at(probs + (g + 8) * kProbPitch + kk * 16 + 2 * t + 8)};
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+            // Lanes 0-15 name rows kk*16 + 0..15 at dim 16w + 8j: the two 8 x 8 matrices of the B fragment.
+            const T* src = v_rows + (kk * 16 + (lane & 15)) * kPitch + warp * 16 + j * 8;
+            const auto addr = static_cast<std::uint32_t>(__cvta_generic_to_shared(src));
+            std::uint32_t b0, b1;
+            asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];"
+                         : "=r"(b0), "=r"(b1)
+                         : "r"(addr));
+            Mma<T>::run(o[j], pa, b0, b1);
         }
     }
 #pragma unroll
-    for (int hh = 0; hh < 2; ++hh) {
-        float* dst = part_out + (static_cast<std::int64_t>((group * kHeads + warp * 2 + hh) * splits + split)) * kDim;
-#pragma unroll
-        for (int j = 0; j < kPerLane; ++j) dst[lane * kPerLane + j] = o[hh][j];
+    for (int j = 0; j < 2; ++j) {
+        const int dim = warp * 16 + j * 8 + 2 * t;
+        float* top = part_out + (static_cast<std::int64_t>(group * kHeads + g) * max_splits + split) * kDim + dim;
+        float* bottom = part_out + (static_cast<std::int64_t>(group * kHeads + g + 8) * max_splits + split) * kDim + dim;
+        *reinterpret_cast<float2*>(top) = make_float2(o[j][0], o[j][1]);
+        *reinterpret_cast<float2*>(bottom) = make_float2(o[j][2], o[j][3]);
     }
 }
 
@@ -173,15 +185,16 @@ __global__ void __launch_bounds__(kThreads)
 // weights are computed once per head into shared memory, so the sum over slices is independent loads, not a chain.
 template <typename T>
 __global__ void attention_combine_kernel(const float* __restrict__ part_out, const float* __restrict__ part_max,
-                                         const float* __restrict__ part_sum, int splits, int head_dim,
-                                         T* __restrict__ out) {
+                                         const float* __restrict__ part_sum, const std::int64_t* __restrict__ row,
+                                         int max_splits, int head_dim, T* __restrict__ out) {
     allow_next_kernel();
     grid_dependency_wait();
     __shared__ float weight[kMaxSplits];
+    const int splits = static_cast<int>((*row + kChunk) / kChunk); // the slices that held rows
     __shared__ float warp_top[kThreads / 32], warp_total[kThreads / 32];
     const int h = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    const float* m = part_max + h * splits;
-    const float* l = part_sum + h * splits;
+    const float* m = part_max + h * max_splits;
+    const float* l = part_sum + h * max_splits;
     float top = -INFINITY;
     for (int s = threadIdx.x; s < splits; s += blockDim.x) top = fmaxf(top, m[s]);
 #pragma unroll
@@ -206,7 +219,7 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_out, con
     static_assert(kDecodeHeadDim == 4 * 32, "a lane takes 4 dims of the head");
     __shared__ float4 warp_out[kThreads / 32][32];
     float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    const float4* o = reinterpret_cast<const float4*>(part_out + static_cast<std::int64_t>(h) * splits * head_dim);
+    const float4* o = reinterpret_cast<const float4*>(part_out + static_cast<std::int64_t>(h) * max_splits * head_dim);
     for (int s = warp; s < splits; s += warps) {
         const float4 v = __ldg(o + static_cast<std::int64_t>(s) * (head_dim / 4) + lane);
         acc.x = fmaf(v.x, weight[s], acc.x);
@@ -225,37 +238,31 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_out, con
 }
 
 template <typename T> void rope_append(const DecodeAttentionArgs& a, cudaStream_t stream) {
-    const int threads = (a.heads + 2 * a.groups) * a.head_dim / 2;
-    launch_after_previous(rope_append_kernel<T>, dim3((threads + 255) / 256), dim3(256), 0, stream,
-                          static_cast<const T*>(a.qkv), a.heads, a.groups, a.head_dim, a.rotary_dims / 2,
+    const std::int64_t threads = static_cast<std::int64_t>(a.tokens) * (a.heads + 2 * a.groups) * a.head_dim / 2;
+    launch_after_previous(rope_append_kernel<T>, dim3(static_cast<unsigned>((threads + 255) / 256)), dim3(256), 0,
+                          stream, static_cast<const T*>(a.qkv), a.tokens, a.heads, a.groups, a.head_dim,
+                          a.rotary_dims / 2,
                           static_cast<const T*>(a.rope_table), a.row, static_cast<T*>(a.keys),
                           static_cast<T*>(a.values), a.capacity, static_cast<T*>(a.q));
 }
 
 template <typename T> void attend(const DecodeAttentionArgs& a, const DecodeAttentionWorkspace& ws, cudaStream_t stream) {
-    const int max_chunk = static_cast<int>((a.capacity + ws.splits - 1) / ws.splits);
-    const std::size_t smem = static_cast<std::size_t>(max_chunk) *
-                             (kDecodeHeadsPerGroup * sizeof(float) + 2 * kDecodeHeadDim * sizeof(T));
-    const auto kernel = attention_split_kernel<T, kDecodeHeadDim>;
-    if (smem > 48 * 1024)
-        GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    launch_after_previous(kernel, dim3(a.groups, ws.splits), dim3(kThreads), smem, stream, static_cast<const T*>(a.q),
-                          static_cast<const T*>(a.keys), static_cast<const T*>(a.values), a.row, a.capacity, ws.splits,
-                          max_chunk, 1.0f / std::sqrt(static_cast<float>(a.head_dim)), ws.out, ws.max, ws.sum);
+    launch_after_previous(attention_split_kernel<T>, dim3(a.groups, ws.splits), dim3(kThreads), 0, stream,
+                          static_cast<const T*>(a.q), static_cast<const T*>(a.keys), static_cast<const T*>(a.values),
+                          a.row, a.capacity, ws.splits, 1.0f / std::sqrt(static_cast<float>(a.head_dim)), ws.out,
+                          ws.max, ws.sum);
     launch_after_previous(attention_combine_kernel<T>, dim3(a.heads), dim3(kThreads), 0, stream,
                           static_cast<const float*>(ws.out), static_cast<const float*>(ws.max),
-                          static_cast<const float*>(ws.sum), ws.splits, a.head_dim, static_cast<T*>(a.attention_out));
+                          static_cast<const float*>(ws.sum), a.row, ws.splits, a.head_dim,
+                          static_cast<T*>(a.attention_out));
 }
 
 } // namespace
 
 int decode_attention_splits(std::int64_t capacity) {
-    // Enough slices to fill the card at a thousand rows (2 groups x 64 blocks), and at most kMaxChunk rows a slice
-    // (its keys and values fit shared memory: 128 KB).
-    constexpr std::int64_t kMaxChunk = 256;
-    const std::int64_t splits = std::max<std::int64_t>(64, (capacity + kMaxChunk - 1) / kMaxChunk);
+    const std::int64_t splits = (capacity + kChunk - 1) / kChunk;
     GLM4V_CHECK(splits <= kMaxSplits, ErrorKind::Unsupported)
-        << "decode attention: a cache of " << capacity << " rows is more than " << kMaxSplits * kMaxChunk;
+        << "decode attention: a cache of " << capacity << " rows is more than " << kMaxSplits * kChunk;
     return static_cast<int>(splits);
 }
 

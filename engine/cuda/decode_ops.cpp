@@ -54,20 +54,22 @@ torch::Tensor rope_append(const torch::Tensor& qkv, const torch::Tensor& rope_ta
     GLM4V_CHECK(decode_attention_supports(heads, a.groups, a.head_dim, 2 * rope_table.size(-2)), ErrorKind::Unsupported)
         << "rope_append: " << heads << " heads in " << a.groups << " groups of dim " << a.head_dim
         << " with rotary table " << rope_table.sizes() << " is not a geometry the decode kernels take";
-    GLM4V_CHECK(qkv.is_contiguous() && qkv.numel() == (heads + 2 * a.groups) * a.head_dim, ErrorKind::InvalidInput)
-        << "rope_append: qkv must be one contiguous token of " << (heads + 2 * a.groups) * a.head_dim << " values, got "
-        << qkv.sizes();
+    const std::int64_t token_values = (heads + 2 * a.groups) * a.head_dim;
+    GLM4V_CHECK(qkv.dim() == 2 && qkv.size(1) == token_values && qkv.is_contiguous(), ErrorKind::InvalidInput)
+        << "rope_append: qkv must be contiguous [tokens, " << token_values << "], got " << qkv.sizes();
+    const std::int64_t tokens = qkv.size(0);
     const torch::Tensor table = rope_table.contiguous();
     GLM4V_CHECK(table.scalar_type() == dtype && table.device() == qkv.device() && table.size(-1) == 2 &&
-                    table.numel() == rope_table.size(-2) * 2,
+                    table.numel() == tokens * rope_table.size(-2) * 2,
                 ErrorKind::InvalidInput)
-        << "rope_append: the rope table must be one position's [rotary_dims / 2, 2] in " << dtype << ", got "
+        << "rope_append: the rope table must be [" << tokens << ", rotary_dims / 2, 2] in " << dtype << ", got "
         << rope_table.sizes() << " " << rope_table.scalar_type();
+    a.tokens = static_cast<int>(tokens);
     a.rotary_dims = static_cast<int>(2 * table.size(-2));
     a.qkv = qkv.data_ptr();
     a.rope_table = table.data_ptr();
     const c10::cuda::CUDAGuard guard(qkv.device());
-    torch::Tensor q = torch::empty({heads, a.head_dim}, qkv.options());
+    torch::Tensor q = torch::empty({tokens * heads, a.head_dim}, qkv.options());
     a.q = q.data_ptr();
     if (dtype == torch::kBFloat16)
         launch_rope_append_bf16(a, stream_of(qkv));

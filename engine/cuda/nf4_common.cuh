@@ -44,10 +44,17 @@ __device__ __forceinline__ void grid_dependency_wait() {
 #endif
 }
 
+// Asked of the driver once per device and thread: eager prefill launches thousands of kernels.
 inline bool device_has_pdl() {
-    int device = 0, major = 0;
+    constexpr int kDevices = 64;
+    static thread_local signed char known[kDevices] = {}; // 0 unknown, 1 yes, -1 no
+    int device = 0;
     GLM4V_CUDA_CHECK(cudaGetDevice(&device));
+    signed char* answer = device < kDevices ? &known[device] : nullptr;
+    if (answer && *answer) return *answer > 0;
+    int major = 0;
     GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    if (answer) *answer = major >= 9 ? 1 : -1;
     return major >= 9;
 }
 
@@ -110,5 +117,84 @@ template <> struct Act<__half> {
     __device__ __forceinline__ static float to_float(__half v) { return __half2float(v); }
     __device__ __forceinline__ static __half from_float(float f) { return __float2half_rn(f); }
 };
+
+// D += A B on the tensor cores: mma.m16n8k16 with fp32 accumulators, A row-major 16 x 16, B col-major 16 x 8.
+template <typename T> struct Mma;
+
+template <> struct Mma<__nv_bfloat16> {
+    __device__ __forceinline__ static void run(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                               std::uint32_t b1) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+            "{%0, %1, %2, %3};"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+template <> struct Mma<__half> {
+    __device__ __forceinline__ static void run(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                               std::uint32_t b1) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+            "{%0, %1, %2, %3};"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+// Copies to shared memory that bypass the registers (sm_80+): 16 bytes of weights, not kept in L1, and 4 of absmax.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src));
+}
+__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
+    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(d), "l"(src));
+}
+// 16 bytes, of which the first src_bytes (0 or 16) are read and the rest zero-filled.
+__device__ __forceinline__ void cp_async16_zfill(void* dst, const void* src, int src_bytes) {
+    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+template <int kPending> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+}
+
+// Activation math shared by the GEMV's prologues and the prefill's row kernels, rounded where the reference rounds.
+// SwiGLU of 8 gate and 8 up values (model::swiglu: silu rounded, then the product rounded).
+template <typename T> __device__ __forceinline__ uint4 swiglu8(uint4 gate, uint4 up) {
+    const std::uint32_t gw[4] = {gate.x, gate.y, gate.z, gate.w}, uw[4] = {up.x, up.y, up.z, up.w};
+    std::uint32_t o[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const float2 g = Act<T>::pair(gw[k]), u = Act<T>::pair(uw[k]);
+        const float2 s = Act<T>::pair(Act<T>::pack(g.x / (1.0f + expf(-g.x)), g.y / (1.0f + expf(-g.y))));
+        o[k] = Act<T>::pack(s.x * u.x, s.y * u.y);
+    }
+    return make_uint4(o[0], o[1], o[2], o[3]);
+}
+
+// sum + the squares of 8 values.
+template <typename T> __device__ __forceinline__ float add_squares8(uint4 v, float sum) {
+    const std::uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const float2 p = Act<T>::pair(w[k]);
+        sum = fmaf(p.x, p.x, fmaf(p.y, p.y, sum));
+    }
+    return sum;
+}
+
+// RMSNorm's output for 8 values (model::rms_norm: fp32 products, one rounding).
+template <typename T> __device__ __forceinline__ uint4 rms_scale8(uint4 x, uint4 weight, float inv_rms) {
+    const std::uint32_t xw[4] = {x.x, x.y, x.z, x.w}, ww[4] = {weight.x, weight.y, weight.z, weight.w};
+    std::uint32_t o[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const float2 xf = Act<T>::pair(xw[k]), wf = Act<T>::pair(ww[k]);
+        o[k] = Act<T>::pack(wf.x * (xf.x * inv_rms), wf.y * (xf.y * inv_rms));
+    }
+    return make_uint4(o[0], o[1], o[2], o[3]);
+}
 
 } // namespace glm4v::engine::cuda

@@ -37,6 +37,7 @@
 #include "engine/cuda/nf4_kernels.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace glm4v::engine::cuda {
 namespace {
@@ -49,8 +50,11 @@ constexpr int kStep = 64;       // k of one warp step: four k16 mmas under one a
 // in flight: measured on the H100 against 16-step stages in rings of 2 to 6 and 32-step ones in rings of 3 and 4
 // (docs/performance.md), this was fastest, since a stage's fixed costs (the barrier, the copies' issue) are paid
 // once per 4 steps of each warp and the SM still holds 16 warps.
+#ifndef GLM4V_GEMV_RING_STAGES // a build-time override for tuning runs (tools/gpu_check.sh bench-gemv-variant)
+#define GLM4V_GEMV_RING_STAGES 2
+#endif
 constexpr int kStageSteps = 32;
-constexpr int kStages = 2;
+constexpr int kStages = GLM4V_GEMV_RING_STAGES;
 constexpr int kRowPitch = kStageSteps * kStep / 2 + 32; // bytes of one row in a stage, skewed by 32
 constexpr int kScalePitch = kStageSteps + 1;             // absmax of one row in a stage; odd, so rows differ in bank
 constexpr int kStageBytes = kStripe * kRowPitch + kStripe * kScalePitch * 4;
@@ -67,42 +71,6 @@ static_assert(kStageBytes % 16 == 0 && (kStripe * kRowPitch) % 16 == 0, "cp.asyn
 // stripe's back to zero, so a CUDA graph replays with no reset. Two split GEMVs must therefore not run at the same
 // time on one device, which a single decode stream never does.
 __device__ unsigned int g_stripe_arrivals[kMaxSplitStripes];
-
-template <typename T> struct Mma;
-
-template <> struct Mma<__nv_bfloat16> {
-    __device__ __forceinline__ static void run(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                               std::uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-            "{%0, %1, %2, %3};"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-
-template <> struct Mma<__half> {
-    __device__ __forceinline__ static void run(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                               std::uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-            "{%0, %1, %2, %3};"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-
-// Copies to shared memory that bypass the registers (sm_80+): 16 bytes of weights, not kept in L1, and 4 of absmax.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
-    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src));
-}
-__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
-    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(d), "l"(src));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
-template <int kPending> __device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
-}
 
 // Byte offset in the lane-replicated table of byte j (0..7) of q, for the lane whose offset bits are lane4.
 template <int J> __device__ __forceinline__ std::uint32_t lut_offset(uint2 q, std::uint32_t lane4) {
@@ -133,63 +101,57 @@ struct KernelArgs {
     float* workspace;  // [stripes * splits][kStripe * 8] when splits > 1
 };
 
-__device__ __forceinline__ float silu(float a) { return a / (1.0f + expf(-a)); }
-
 // x' into shared memory, rounded where the reference rounds: RMSNorm as model::rms_norm (statistics and products in
-// fp32, one rounding), SwiGLU as silu(a) rounded, then times b rounded.
+// fp32, one rounding), SwiGLU as silu(a) rounded, then times b rounded. For RMSNorm every thread adds the squares of
+// the vectors it copies, and the norm weight is already on its way to shared memory (norm_ws, copied before the wait
+// on the previous kernel), so the prologue costs one load of x and a block reduction, not a warp's walk over the row
+// and a second load.
 template <typename T, GemvPrologue kPrologue>
-__device__ void stage_x(const KernelArgs& a, T* xs, int xstride) {
-    __shared__ float inv_rms[kNf4GemvMaxRows];
+__device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_ws) {
     const int in = static_cast<int>(a.in_features);
     const int vecs = in / 8; // 16-byte vectors of 8 elements per row
     const T* x = static_cast<const T*>(a.x);
-    for (int i = threadIdx.x; i < a.rows * vecs; i += kThreads) {
-        const int m = i / vecs, c = i % vecs;
-        uint4 v;
-        if constexpr (kPrologue == GemvPrologue::SwiGlu) {
-            const uint4 ga = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * 2 * in) + c);
-            const uint4 up = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * 2 * in + in) + c);
-            const std::uint32_t gw[4] = {ga.x, ga.y, ga.z, ga.w}, uw[4] = {up.x, up.y, up.z, up.w};
-            std::uint32_t o[4];
-#pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                const float2 g = Act<T>::pair(gw[k]), u = Act<T>::pair(uw[k]);
-                const float2 s = Act<T>::pair(Act<T>::pack(silu(g.x), silu(g.y)));
-                o[k] = Act<T>::pack(s.x * u.x, s.y * u.y);
-            }
-            v = make_uint4(o[0], o[1], o[2], o[3]);
-        } else {
-            v = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * in) + c);
-        }
-        reinterpret_cast<uint4*>(xs + m * xstride)[c] = v;
-    }
     if constexpr (kPrologue == GemvPrologue::RmsNorm) {
-        __syncthreads();
+        __shared__ float warp_sums[kNf4GemvMaxRows][kWarps];
+        __shared__ float inv_rms[kNf4GemvMaxRows];
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-        if (warp < a.rows) {
+        for (int m = 0; m < a.rows; ++m) {
             float sum = 0.0f;
-            for (int k = lane * 2; k < in; k += 64) {
-                const float2 p = Act<T>::pair(*reinterpret_cast<const std::uint32_t*>(xs + warp * xstride + k));
-                sum = fmaf(p.x, p.x, fmaf(p.y, p.y, sum));
+#pragma unroll 4
+            for (int c = threadIdx.x; c < vecs; c += kThreads) {
+                const uint4 v = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * in) + c);
+                reinterpret_cast<uint4*>(xs + m * xstride)[c] = v;
+                sum = add_squares8<T>(v, sum);
             }
 #pragma unroll
             for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
-            if (lane == 0) inv_rms[warp] = rsqrtf(sum / static_cast<float>(in) + a.eps);
+            if (lane == 0) warp_sums[m][warp] = sum;
+        }
+        cp_async_wait<kStages - 1>(); // this thread's copies of the norm weight (the oldest group)
+        __syncthreads();
+        if (threadIdx.x < a.rows) {
+            float sum = 0.0f;
+#pragma unroll
+            for (int w = 0; w < kWarps; ++w) sum += warp_sums[threadIdx.x][w];
+            inv_rms[threadIdx.x] = rsqrtf(sum / static_cast<float>(in) + a.eps);
         }
         __syncthreads();
-        const T* w = static_cast<const T*>(a.norm_weight);
         for (int i = threadIdx.x; i < a.rows * vecs; i += kThreads) {
             const int m = i / vecs, c = i % vecs;
             uint4* p = reinterpret_cast<uint4*>(xs + m * xstride) + c;
-            const uint4 v = *p, wv = __ldg(reinterpret_cast<const uint4*>(w) + c);
-            const std::uint32_t xw[4] = {v.x, v.y, v.z, v.w}, ww[4] = {wv.x, wv.y, wv.z, wv.w};
-            std::uint32_t o[4];
-#pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                const float2 xf = Act<T>::pair(xw[k]), wf = Act<T>::pair(ww[k]);
-                o[k] = Act<T>::pack(wf.x * (xf.x * inv_rms[m]), wf.y * (xf.y * inv_rms[m]));
+            *p = rms_scale8<T>(*p, reinterpret_cast<const uint4*>(norm_ws)[c], inv_rms[m]);
+        }
+    } else {
+        for (int i = threadIdx.x; i < a.rows * vecs; i += kThreads) {
+            const int m = i / vecs, c = i % vecs;
+            uint4 v;
+            if constexpr (kPrologue == GemvPrologue::SwiGlu) {
+                const uint4* row = reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * 2 * in);
+                v = swiglu8<T>(__ldg(row + c), __ldg(row + vecs + c));
+            } else {
+                v = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * in) + c);
             }
-            *p = make_uint4(o[0], o[1], o[2], o[3]);
+            reinterpret_cast<uint4*>(xs + m * xstride)[c] = v;
         }
     }
 }
@@ -419,10 +381,15 @@ __global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs 
     unsigned char* ring = smem;
     std::uint32_t* lut = reinterpret_cast<std::uint32_t*>(smem + kStages * kStageBytes);
     T* xs = reinterpret_cast<T*>(smem + kStages * kStageBytes + kLutBytes);
-    float* partial = reinterpret_cast<float*>(smem + kStages * kStageBytes + kLutBytes +
-                                              a.rows * xstride * static_cast<int>(sizeof(T)));
+    T* norm_ws = xs + a.rows * xstride; // RMSNorm's weight [in]
+    float* partial = reinterpret_cast<float*>(norm_ws + (kPrologue == GemvPrologue::RmsNorm ? in : 0));
 
     allow_next_kernel();
+    if constexpr (kPrologue == GemvPrologue::RmsNorm) { // the oldest group of copies: stage_x waits for it alone
+        for (int c = threadIdx.x; c < in / 8; c += kThreads)
+            cp_async16(norm_ws + c * 8, static_cast<const T*>(a.norm_weight) + c * 8);
+        cp_async_commit();
+    }
     const Walk walk(a.splits);
     StageAt cur = first_stage(a, plan), ahead = cur;
     Issuer issuer;
@@ -438,7 +405,7 @@ __global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs 
         reinterpret_cast<uint4*>(lut)[i] = make_uint4(v, v, v, v);
     }
     grid_dependency_wait(); // x, the residual and y belong to the kernels before
-    stage_x<T, kPrologue>(a, xs, xstride);
+    stage_x<T, kPrologue>(a, xs, xstride, norm_ws);
 
     const unsigned char* lut_bytes = reinterpret_cast<const unsigned char*>(lut);
     const std::uint32_t lane4 = static_cast<std::uint32_t>(lane) * 4;
@@ -464,20 +431,47 @@ __global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs 
     if (a.splits > 1) join_split_parts<T>(a, plan);
 }
 
-int smem_bytes(int rows, std::int64_t in, std::size_t elem) {
-    return kStages * kStageBytes + kLutBytes + static_cast<int>(rows * (in + kXPad) * static_cast<std::int64_t>(elem)) +
-           kReduceBytes;
+// x' of `rows` rows, and RMSNorm's weight.
+int x_bytes(int rows, std::int64_t in, std::size_t elem, GemvPrologue prologue) {
+    return static_cast<int>((rows * (in + kXPad) + (prologue == GemvPrologue::RmsNorm ? in : 0)) *
+                            static_cast<std::int64_t>(elem));
+}
+
+int smem_bytes(int rows, std::int64_t in, std::size_t elem, GemvPrologue prologue) {
+    return kStages * kStageBytes + kLutBytes + x_bytes(rows, in, elem, prologue) + kReduceBytes;
 }
 
 // Rows of x that one launch takes (x' must fit shared memory).
-int rows_per_launch(std::int64_t in, std::size_t elem) {
-    const int row_bytes = static_cast<int>((in + kXPad) * static_cast<std::int64_t>(elem));
-    return std::max(1, std::min(kNf4GemvMaxRows, kSmemXLimit / row_bytes));
+int rows_per_launch(std::int64_t in, std::size_t elem, GemvPrologue prologue) {
+    int rows = 1;
+    while (rows < kNf4GemvMaxRows && x_bytes(rows + 1, in, elem, prologue) <= kSmemXLimit) ++rows;
+    return rows;
 }
 
 struct Launch {
     int grid, splits;
 };
+
+// How many blocks of a kernel with this much shared memory the SMs hold at once, asked of the driver once per
+// (device, kernel, shared memory): a follow-up's prefill launches GEMVs eagerly, and two driver queries per launch
+// were CPU time on its critical path.
+int resident_blocks(const void* kernel, int smem) {
+    struct Entry {
+        int device;
+        const void* kernel;
+        int smem, blocks;
+    };
+    static thread_local std::vector<Entry> known;
+    int device = 0;
+    GLM4V_CUDA_CHECK(cudaGetDevice(&device));
+    for (const Entry& e : known)
+        if (e.device == device && e.kernel == kernel && e.smem == smem) return e.blocks;
+    int sms = 0, per_sm = 0;
+    GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    GLM4V_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
+    known.push_back({device, kernel, smem, sms * std::max(per_sm, 1)});
+    return known.back().blocks;
+}
 
 // The persistent grid (all blocks the SMs hold at once), and the splits of k that spread the units over it most
 // evenly (the time is set by the blocks with the most units), each split taken only if it betters the spread by 8%
@@ -490,12 +484,8 @@ template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4Device
         return 0;
     }();
     (void)configured;
-    int device = 0, sms = 0, per_sm = 0;
-    GLM4V_CUDA_CHECK(cudaGetDevice(&device));
-    GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    GLM4V_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads,
-                                                                   smem_bytes(rows, w.in_features, sizeof(T))));
-    Launch l{sms * std::max(per_sm, 1), 1};
+    Launch l{resident_blocks(reinterpret_cast<const void*>(kernel), smem_bytes(rows, w.in_features, sizeof(T), kPrologue)),
+             1};
     const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;
     const int steps = static_cast<int>(w.in_features / kStep);
     double best = 0.0;
@@ -515,7 +505,7 @@ template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4Device
 
 template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStream_t stream, const Nf4DeviceWeight& w) {
     const std::int64_t x_row = a.in_features * (kPrologue == GemvPrologue::SwiGlu ? 2 : 1);
-    const int per_launch = rows_per_launch(a.in_features, sizeof(T));
+    const int per_launch = rows_per_launch(a.in_features, sizeof(T), kPrologue);
     const int total_rows = a.rows;
     for (int first = 0; first < total_rows; first += per_launch) {
         KernelArgs part = a;
@@ -528,7 +518,7 @@ template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStre
         GLM4V_CHECK(l.splits == 1 || a.workspace, ErrorKind::InvalidInput)
             << "nf4_gemv: this shape splits k and needs the workspace of nf4_gemv_workspace_floats";
         launch_after_previous(nf4_gemv_kernel<T, kPrologue>, dim3(l.grid), dim3(kThreads),
-                              smem_bytes(part.rows, a.in_features, sizeof(T)), stream, part);
+                              smem_bytes(part.rows, a.in_features, sizeof(T), kPrologue), stream, part);
     }
 }
 
@@ -540,6 +530,8 @@ template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvP
         << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << p.rows;
     GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || p.norm_weight, ErrorKind::InvalidInput)
         << "nf4_gemv: an RMSNorm prologue needs its weight";
+    GLM4V_CHECK(x_bytes(1, w.in_features, sizeof(T), p.prologue) <= kSmemXLimit, ErrorKind::Unsupported)
+        << "nf4_gemv: an RMSNorm prologue over " << w.in_features << " inputs does not fit shared memory";
     KernelArgs a{};
     a.x = p.x;
     a.rows = p.rows;

@@ -64,6 +64,16 @@ std::optional<io::Checkpoint> open_quant_cache(const std::string& path) {
 
 Glm4v::~Glm4v() = default;
 
+std::shared_ptr<void> Glm4v::take_spare_decoder() const {
+    const std::lock_guard<std::mutex> lock(spare_mutex_);
+    return std::move(spare_decoder_);
+}
+
+void Glm4v::keep_spare_decoder(std::shared_ptr<void> spare) const {
+    const std::lock_guard<std::mutex> lock(spare_mutex_);
+    spare_decoder_ = std::move(spare);
+}
+
 std::shared_ptr<const Glm4v> Glm4v::load(const std::string& dir, const LoadOptions& options,
                                          const LoadProgress& progress) {
     c10::InferenceMode inference;

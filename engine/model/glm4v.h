@@ -1,11 +1,13 @@
 #pragma once
 // GLM-4V-9B loaded and placed: config, tokenizer, vision tower and language model weights on one device
-// in one dtype. Immutable after load, so any number of Chats may share it (one at a time computes).
+// in one dtype. Immutable after load (but for one spare decode state), so any number of Chats may share it (one at a
+// time computes).
 
 #include <torch/types.h>
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -66,6 +68,12 @@ public:
     // Identifies weights, dtype and device kind, so cached image embeddings are reused only when valid.
     const std::string& fingerprint() const { return fingerprint_; }
 
+    // A finished conversation's decode state (runtime::Chat's KV cache and decode graph), kept for the next one, so
+    // that it skips allocating the cache and capturing the graph. Opaque here; it lives no longer than the weights its
+    // graph points into. The one mutable part of a model: take and keep are thread-safe.
+    std::shared_ptr<void> take_spare_decoder() const;
+    void keep_spare_decoder(std::shared_ptr<void> spare) const;
+
 private:
     Glm4v() = default;
     void place_weights(const WeightSource& source, WeightRecord* record,
@@ -80,6 +88,8 @@ private:
     LanguageWeights language_;
     VisionWeights vision_;
     std::string fingerprint_;
+    mutable std::mutex spare_mutex_;
+    mutable std::shared_ptr<void> spare_decoder_; // the last member: destroyed before the weights
 };
 
 // Resolves LoadOptions::device ("auto", "cuda", ...) to a device, with a clear error when asked for a

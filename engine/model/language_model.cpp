@@ -66,17 +66,18 @@ torch::Tensor self_attention(const GlmLayerWeights& l, const io::LanguageConfig&
 }
 } // namespace
 
+torch::Tensor causal_mask(std::int64_t past, std::int64_t rows, const torch::Device& device) {
+    if (rows == 1) return {};
+    const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(device);
+    return torch::arange(past + rows, opts).unsqueeze(0) <= (torch::arange(rows, opts) + past).unsqueeze(1);
+}
+
 torch::Tensor language_forward(const LanguageWeights& w, const io::LanguageConfig& c, const torch::Tensor& x,
                                const torch::Tensor& positions, runtime::KvCache& cache) {
     const auto S = x.size(0);
     const auto past = cache.length();
     const auto rope = rope_table(positions.to(x.device()), c.rotary_dims(), c.rope_ratio, x.scalar_type());
-    // Row i (cache row past + i) sees cache rows 0..past + i. One new row sees everything: no mask.
-    torch::Tensor mask;
-    if (S > 1) {
-        const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(x.device());
-        mask = torch::arange(past + S, opts).unsqueeze(0) <= (torch::arange(S, opts) + past).unsqueeze(1);
-    }
+    const auto mask = causal_mask(past, S, x.device());
 
     auto h = x;
     for (std::size_t i = 0; i < w.layers.size(); ++i) {

@@ -42,6 +42,10 @@ torch::Tensor embed_tokens(const LanguageWeights& w, const torch::Tensor& ids, c
 torch::Tensor language_forward(const LanguageWeights& w, const io::LanguageConfig& config, const torch::Tensor& x,
                                const torch::Tensor& positions, runtime::KvCache& cache);
 
+// Which cache rows each of `rows` new rows after `past` sees: row i sees rows 0..past + i ([rows, past + rows] bool).
+// One new row sees everything: undefined (no mask).
+torch::Tensor causal_mask(std::int64_t past, std::int64_t rows, const torch::Device& device);
+
 // One decoded token in shapes that never change, so that a CUDA graph can replay it: x [1, hidden] at rope
 // position `position` and cache row `row` (int64 device tensors [1]). Its key and value go to row `row` (not
 // committed); attention spans the cache's whole capacity with the rows after `row` masked off, and each key/value

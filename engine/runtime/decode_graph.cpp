@@ -13,7 +13,7 @@
 
 namespace glm4v::engine::runtime {
 
-DecodeGraph::DecodeGraph(const model::Glm4v& model, KvCache& cache) : cache_(cache) {
+DecodeGraph::DecodeGraph(const model::Glm4v& model, KvCache& cache) {
     const c10::cuda::CUDAGuard device_guard(model.device());
     const auto on_device = torch::TensorOptions().device(model.device());
     x_ = torch::zeros({1, model.config().language.hidden_size}, on_device.dtype(model.dtype()));
@@ -23,8 +23,8 @@ DecodeGraph::DecodeGraph(const model::Glm4v& model, KvCache& cache) : cache_(cac
     const auto& lm = model.config().language;
     const bool fused = model::fused_decode_supported(model.language(), lm, model.dtype());
     const auto run = [&] {
-        return fused ? model::language_decode_step_fused(model.language(), lm, x_, position_, row_, cache_)
-                     : model::language_decode_step(model.language(), lm, x_, position_, row_, cache_);
+        return fused ? model::language_decode_step_fused(model.language(), lm, x_, position_, row_, cache)
+                     : model::language_decode_step(model.language(), lm, x_, position_, row_, cache);
     };
     // Warm up on a side stream first (cuBLAS handles, workspaces, lazy kernel loading), as CUDA graphs require.
     torch::cuda::synchronize();
@@ -40,12 +40,12 @@ DecodeGraph::DecodeGraph(const model::Glm4v& model, KvCache& cache) : cache_(cac
     torch::cuda::synchronize();
 }
 
-torch::Tensor DecodeGraph::step(const torch::Tensor& x, std::int64_t position) {
+torch::Tensor DecodeGraph::step(const torch::Tensor& x, std::int64_t position, KvCache& cache) {
     x_.copy_(x);
     position_.fill_(position);
-    row_.fill_(cache_.length());
+    row_.fill_(cache.length());
     graph_.replay();
-    cache_.commit(1);
+    cache.commit(1);
     return logits_[0];
 }
 

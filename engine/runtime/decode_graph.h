@@ -16,15 +16,15 @@ class KvCache;
 
 class DecodeGraph {
 public:
-    // Captures against `cache`'s storage, which must outlive this object and never be reallocated.
+    // Captures against `cache`'s storage, which must outlive this object and never be reallocated (a KvCache moved
+    // to another object keeps its storage).
     DecodeGraph(const model::Glm4v& model, KvCache& cache);
 
-    // The logits [vocab] (fp32) after feeding x [1, hidden] at rope position `position` into cache row
-    // cache.length(); the row is committed. The result is overwritten by the next step.
-    torch::Tensor step(const torch::Tensor& x, std::int64_t position);
+    // The logits [vocab] (fp32) after feeding x [1, hidden] at rope position `position` into row cache.length() of
+    // the cache it was captured against; the row is committed. The result is overwritten by the next step.
+    torch::Tensor step(const torch::Tensor& x, std::int64_t position, KvCache& cache);
 
 private:
-    KvCache& cache_;
     torch::Tensor x_, position_, row_, logits_; // the graph's fixed inputs and output
     at::cuda::CUDAGraph graph_;
 };

@@ -1,10 +1,13 @@
-// The decode step's fused kernels on the GPU against the model's op-by-op code on the same device: rotary embedding
-// with the KV-cache append (bit-identical), split attention against scaled_dot_product_attention, and a whole fused
-// decode step of a random NF4 model with GLM-4V's attention geometry against the general forward pass.
+// The fused kernels of decode and prefill on the GPU against the model's op-by-op code on the same device: rotary
+// embedding with the KV-cache append (bit-identical), split attention against scaled_dot_product_attention, the
+// prefill's RMSNorm and SwiGLU, and a whole fused decode step and fused prefill of a random NF4 model with GLM-4V's
+// attention geometry against the general forward pass.
 #include <catch2/catch.hpp>
 
 #include "engine/cuda/decode_ops.h"
+#include "engine/cuda/prefill_ops.h"
 #include "engine/model/fused_decode.h"
+#include "engine/model/fused_prefill.h"
 #include "engine/model/language_model.h"
 #include "engine/model/layers.h"
 #include "engine/cuda/nf4_ops.h"
@@ -75,30 +78,53 @@ model::LanguageWeights random_nf4_model(const io::LanguageConfig& c, torch::Scal
 TEST_CASE("rotary embedding with the cache append is bit-identical to the model's ops", "[cuda][decode][rope]") {
     torch::manual_seed(21);
     const io::LanguageConfig c = small_config();
+    const auto D = c.kv_channels;
     for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
-        const auto on = torch::TensorOptions().dtype(dtype).device(torch::kCUDA);
-        const torch::Tensor qkv = torch::randn({1, c.q_size() + 2 * c.kv_size()}, on) * 3;
-        const std::int64_t position = 1234, row = 77;
-        const torch::Tensor table =
-            model::rope_table(torch::tensor({position}, on.dtype(torch::kInt64)), c.rotary_dims(), c.rope_ratio, dtype);
-        const torch::Tensor keys = torch::randn({c.num_kv_groups, 100, c.kv_channels}, on);
-        const torch::Tensor values = torch::randn({c.num_kv_groups, 100, c.kv_channels}, on);
-        const torch::Tensor keys_before = keys.clone(), values_before = values.clone();
-        const torch::Tensor q = kernels::rope_append(qkv, table, torch::tensor({row}, on.dtype(torch::kInt64)), keys,
-                                                     values, c.num_attention_heads);
+        for (const std::int64_t tokens : {1, 5}) { // a decode step, a prefill's rows
+            INFO((dtype == torch::kBFloat16 ? "bf16" : "fp16") << ", " << tokens << " tokens");
+            const auto on = torch::TensorOptions().dtype(dtype).device(torch::kCUDA);
+            const torch::Tensor qkv = torch::randn({tokens, c.q_size() + 2 * c.kv_size()}, on) * 3;
+            const std::int64_t row = 77;
+            const torch::Tensor positions = torch::arange(1234, 1234 + tokens, on.dtype(torch::kInt64)) * 3;
+            const torch::Tensor table = model::rope_table(positions, c.rotary_dims(), c.rope_ratio, dtype);
+            const torch::Tensor keys = torch::randn({c.num_kv_groups, 100, D}, on);
+            const torch::Tensor values = torch::randn({c.num_kv_groups, 100, D}, on);
+            const torch::Tensor keys_before = keys.clone(), values_before = values.clone();
+            const torch::Tensor q = kernels::rope_append(qkv, table, torch::tensor({row}, on.dtype(torch::kInt64)), keys,
+                                                         values, c.num_attention_heads);
 
-        const auto D = c.kv_channels;
-        const torch::Tensor want_q = model::apply_rope(qkv.narrow(1, 0, c.q_size()).view({1, c.num_attention_heads, D}), table)[0];
-        const torch::Tensor want_k = model::apply_rope(qkv.narrow(1, c.q_size(), c.kv_size()).view({1, c.num_kv_groups, D}), table)[0];
-        const torch::Tensor want_v = qkv.narrow(1, c.q_size() + c.kv_size(), c.kv_size()).view({c.num_kv_groups, D});
-        CHECK(torch::equal(q, want_q));
-        CHECK(torch::equal(keys.select(1, row), want_k));
-        CHECK(torch::equal(values.select(1, row), want_v));
-        // Nothing else in the cache moved.
-        keys_before.select(1, row).copy_(want_k);
-        values_before.select(1, row).copy_(want_v);
-        CHECK(torch::equal(keys, keys_before));
-        CHECK(torch::equal(values, values_before));
+            const torch::Tensor want_q =
+                model::apply_rope(qkv.narrow(1, 0, c.q_size()).view({tokens, c.num_attention_heads, D}), table);
+            const torch::Tensor want_k =
+                model::apply_rope(qkv.narrow(1, c.q_size(), c.kv_size()).view({tokens, c.num_kv_groups, D}), table);
+            const torch::Tensor want_v = qkv.narrow(1, c.q_size() + c.kv_size(), c.kv_size()).view({tokens, c.num_kv_groups, D});
+            CHECK(torch::equal(q, want_q.view({tokens * c.num_attention_heads, D})));
+            CHECK(torch::equal(keys.narrow(1, row, tokens), want_k.transpose(0, 1)));
+            CHECK(torch::equal(values.narrow(1, row, tokens), want_v.transpose(0, 1)));
+            // Nothing else in the cache moved.
+            keys_before.narrow(1, row, tokens).copy_(want_k.transpose(0, 1));
+            values_before.narrow(1, row, tokens).copy_(want_v.transpose(0, 1));
+            CHECK(torch::equal(keys, keys_before));
+            CHECK(torch::equal(values, values_before));
+        }
+    }
+}
+
+TEST_CASE("the prefill's RMSNorm and SwiGLU kernels match the model's ops", "[cuda][prefill][rows]") {
+    torch::manual_seed(24);
+    for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
+        INFO((dtype == torch::kBFloat16 ? "bf16" : "fp16"));
+        const auto on = torch::TensorOptions().dtype(dtype).device(torch::kCUDA);
+        const torch::Tensor x = torch::randn({37, 4096}, on) * 2, weight = torch::rand({4096}, on) + 0.5;
+        const double norm_err = relative_error(kernels::rms_norm_rows(x, weight, 1.5625e-07),
+                                               model::rms_norm(x, weight, 1.5625e-07));
+        const torch::Tensor up = torch::randn({37, 2 * 1712}, on) * 3;
+        const double swiglu_err = relative_error(kernels::swiglu_rows(up), model::swiglu(up));
+        std::printf("  prefill rows %s: rms_norm rel err %.3e, swiglu rel err %.3e\n",
+                    dtype == torch::kBFloat16 ? "bf16" : "fp16", norm_err, swiglu_err);
+        // Only the order of the fp32 sum of squares, and expf's last bit, may differ from libtorch's.
+        CHECK(norm_err < 1e-3);
+        CHECK(swiglu_err < 1e-3);
     }
 }
 
@@ -159,6 +185,39 @@ TEST_CASE("the fused decode step matches the general forward pass", "[cuda][deco
                 const auto rows = general.length();
                 CHECK(relative_error(fused.keys(layer).narrow(1, 0, rows), general.keys(layer).narrow(1, 0, rows)) < 1e-2);
                 CHECK(relative_error(fused.values(layer).narrow(1, 0, rows), general.values(layer).narrow(1, 0, rows)) < 1e-2);
+            }
+        }
+    }
+}
+
+TEST_CASE("the fused prefill matches the general forward pass", "[cuda][prefill][fused]") {
+    c10::InferenceMode inference;
+    torch::manual_seed(25);
+    const io::LanguageConfig c = small_config();
+    for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
+        const auto on = torch::TensorOptions().dtype(dtype).device(torch::kCUDA);
+        const model::LanguageWeights w = random_nf4_model(c, dtype);
+        REQUIRE(model::fused_decode_supported(w, c, dtype));
+        KvCache general(c.num_layers, c.seq_length, c.num_kv_groups, c.kv_channels, on);
+        KvCache fused(c.num_layers, c.seq_length, c.num_kv_groups, c.kv_channels, on);
+        std::int64_t position = 0;
+        // An image-sized prompt, a follow-up question, a row the GEMV takes, one row.
+        for (const std::int64_t rows : {300, 25, 6, 1}) {
+            INFO((dtype == torch::kBFloat16 ? "bf16" : "fp16") << ", " << rows << " rows");
+            const torch::Tensor x = torch::randn({rows, c.hidden_size}, on);
+            const torch::Tensor positions = torch::arange(position, position + rows, on.dtype(torch::kInt64));
+            position += rows + 3; // positions need not be rows
+            const auto want = model::language_forward(w, c, x, positions, general);
+            const auto got = model::language_forward_fused(w, c, x, positions, fused);
+            REQUIRE(fused.length() == general.length());
+            const double err = relative_error(got, want);
+            std::printf("  fused prefill %s, %3lld rows: hidden rel err %.3e\n",
+                        dtype == torch::kBFloat16 ? "bf16" : "fp16", static_cast<long long>(rows), err);
+            CHECK(err < (dtype == torch::kBFloat16 ? 2e-2 : 3e-3));
+            for (std::int64_t layer = 0; layer < c.num_layers; ++layer) {
+                const auto n = general.length();
+                CHECK(relative_error(fused.keys(layer).narrow(1, 0, n), general.keys(layer).narrow(1, 0, n)) < 1e-2);
+                CHECK(relative_error(fused.values(layer).narrow(1, 0, n), general.values(layer).narrow(1, 0, n)) < 1e-2);
             }
         }
     }
