@@ -16,6 +16,7 @@
 #   bench-model-default   bench_model.json only                                                        (~2.5 min)
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
+#   bench-gemv-variant    bench_nf4_variant.json: bench_nf4 built with GEMV_VARIANT_FLAGS, in its own build (~1.5 min)
 # MEMCHECK_TESTS narrows memcheck to a Catch2 test spec (e.g. "[decode],[prefill]") after a change to those kernels.
 # BENCH_MODEL_ARGS adds arguments to every bench_model run (e.g. "--reps 3"). Plots from the JSON:
 # tools/plot_performance.py, on the development machine.
