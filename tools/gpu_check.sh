@@ -47,6 +47,17 @@ export PKG_CONFIG_SYSROOT_DIR=$SYS
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 export GLM4V_GOLDEN_DIR=$GOLDEN GLM4V_SOURCE_DIR=$ROOT # for test_cuda_nf4's Chat case, as ctest sets them
 
+# The engine without the app, against the machine's libtorch and the carried packages: BUILD_DIR, then more -D
+# arguments.
+configure() {
+    local dir=$1 torch_prefix
+    shift
+    torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+    cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLM4V_APP=OFF -DGLM4V_GUI=OFF \
+        -DCMAKE_PREFIX_PATH="$torch_prefix;$SYS/usr" -DPKG_CONFIG_EXECUTABLE="$SYS/usr/bin/pkgconf" \
+        -DGLM4V_CUDA_ARCHITECTURES="$ARCH" -DTORCH_CUDA_ARCH_LIST=9.0 "$@" >>"$LOG" 2>&1
+}
+
 stage_build() {
     step build
     {
@@ -55,12 +66,7 @@ stage_build() {
         cmake --version | head -1
         python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'
     } >>"$LOG" 2>&1
-    local torch_prefix
-    torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLM4V_APP=OFF -DGLM4V_GUI=OFF \
-        -DCMAKE_PREFIX_PATH="$torch_prefix;$SYS/usr" -DPKG_CONFIG_EXECUTABLE="$SYS/usr/bin/pkgconf" \
-        -DGLM4V_CUDA_ARCHITECTURES="$ARCH" -DTORCH_CUDA_ARCH_LIST=9.0 -DGLM4V_GOLDEN_DIR="$GOLDEN" \
-        >>"$LOG" 2>&1 || { tail -30 "$LOG"; fail configure; return; }
+    configure "$BUILD" -DGLM4V_GOLDEN_DIR="$GOLDEN" || { tail -30 "$LOG"; fail configure; return; }
     cmake --build "$BUILD" -j"$(nproc)" --target glm4v test_cuda_nf4 bench_nf4 bench_model bench_startup >>"$LOG" 2>&1 ||
         { grep -E "error|FAILED" "$LOG" | head -30; fail build; return; }
     grep -E "warning" "$LOG" | sort -u | head -20
@@ -128,12 +134,8 @@ PY
 # of its own: bench_nf4_variant.json.
 stage_bench_gemv_variant() {
     step "bench-gemv-variant ${GEMV_VARIANT_FLAGS:-}"
-    local torch_prefix
-    torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-    cmake -S "$ROOT" -B "$BUILD-variant" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLM4V_APP=OFF -DGLM4V_GUI=OFF \
-        -DCMAKE_PREFIX_PATH="$torch_prefix;$SYS/usr" -DPKG_CONFIG_EXECUTABLE="$SYS/usr/bin/pkgconf" \
-        -DGLM4V_CUDA_ARCHITECTURES="$ARCH" -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_CUDA_FLAGS="${GEMV_VARIANT_FLAGS:-}" \
-        >>"$LOG" 2>&1 && cmake --build "$BUILD-variant" --target bench_nf4 >>"$LOG" 2>&1 || { fail "variant build"; return; }
+    configure "$BUILD-variant" -DCMAKE_CUDA_FLAGS="${GEMV_VARIANT_FLAGS:-}" &&
+        cmake --build "$BUILD-variant" --target bench_nf4 >>"$LOG" 2>&1 || { fail "variant build"; return; }
     timeout 200 "$BUILD-variant/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_variant.json" 2>>"$LOG" ||
         fail bench_nf4_variant
     print_bench_nf4 "$OUT/bench_nf4_variant.json"

@@ -6,7 +6,9 @@
 // graph serves every length (read from the device: row + 1); slices past the end return at once. A block copies its
 // slice into shared memory with every copy in flight at once (one latency per row made an early version 30 us), then
 // computes the 16 heads' scores and the probabilities' product with the values as two matrix products on the tensor
-// cores (mma.m16n8k16: 16 heads are exactly one tile's rows); on CUDA cores these took most of the kernel's 10 us.
+// cores (mma.m16n8k16: 16 heads are exactly one tile's rows). In the decode step this costs 7.6 us a layer at 1628
+// rows, where the CUDA-core version with slices sized for the whole capacity (74 KB of shared memory a block) cost
+// 12.7 (docs/performance.md).
 // The slice's unnormalized output, maximum and sum go to a workspace that a second kernel combines. Probabilities
 // enter the second product rounded to the activation type, as in FlashAttention; their sum stays fp32.
 
@@ -55,8 +57,8 @@ __global__ void rope_append_kernel(const T* __restrict__ qkv, int tokens, int he
     reinterpret_cast<std::uint32_t*>(cache + (g * capacity + *row + token) * head_dim)[p] = out;
 }
 
-// A slice of kChunk cache rows per block: its keys and values fit shared memory at any context (37 KB with the
-// scores), and a block's work is two small matrix products on the tensor cores.
+// A slice of kChunk cache rows per block: its keys and values fit shared memory at any context (42 KB with the
+// scores and probabilities), and a block's work is two small matrix products on the tensor cores.
 constexpr int kChunk = 64;
 constexpr int kPitch = kDecodeHeadDim + 8;  // elements of a staged key or value row: 272 bytes, so the 8 rows one
                                             // fragment load touches fall in different banks

@@ -530,7 +530,8 @@ template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvP
         << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << p.rows;
     GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || p.norm_weight, ErrorKind::InvalidInput)
         << "nf4_gemv: an RMSNorm prologue needs its weight";
-    GLM4V_CHECK(x_bytes(1, w.in_features, sizeof(T), p.prologue) <= kSmemXLimit, ErrorKind::Unsupported)
+    GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || x_bytes(1, w.in_features, sizeof(T), p.prologue) <= kSmemXLimit,
+                ErrorKind::Unsupported)
         << "nf4_gemv: an RMSNorm prologue over " << w.in_features << " inputs does not fit shared memory";
     KernelArgs a{};
     a.x = p.x;

@@ -2,7 +2,6 @@
 
 #include "engine/cuda/decode_ops.h"
 #include "engine/cuda/prefill_ops.h"
-#include "engine/error.h"
 #include "engine/model/layers.h"
 #include "engine/runtime/kv_cache.h"
 
@@ -11,8 +10,7 @@ namespace glm4v::engine::model {
 torch::Tensor language_forward_fused(const LanguageWeights& w, const io::LanguageConfig& c, const torch::Tensor& x,
                                      const torch::Tensor& positions, runtime::KvCache& cache) {
     const auto S = x.size(0), past = cache.length();
-    GLM4V_CHECK(past + S <= cache.capacity(), ErrorKind::ContextFull)
-        << "the context holds " << cache.capacity() << " tokens; " << past << " are used and " << S << " more do not fit";
+    cache.check_room(S);
     const auto rope = rope_table(positions.to(x.device()), c.rotary_dims(), c.rope_ratio, x.scalar_type());
     const auto mask = causal_mask(past, S, x.device());
     const auto row = torch::full({1}, past, torch::TensorOptions().dtype(torch::kInt64).device(x.device()));

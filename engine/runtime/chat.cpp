@@ -33,8 +33,7 @@ bool decodes_fused(const model::Glm4v& m) {
 }
 
 // What a finished conversation leaves its model for the next one (Glm4v::keep_spare_decoder): its KV cache and decode
-// graph, which would cost the next conversation 0.6 GiB of zeroing and a graph capture (about 15 ms) at its first
-// token. Only for the fused step, which never reads a cache row that its own conversation did not write.
+// graph, which would cost the next conversation 0.6 GiB of zeroing and a graph capture at its first token. Only for the fused step, which never reads a cache row that its own conversation did not write.
 struct SpareDecoder {
     KvCache cache;
     std::unique_ptr<DecodeGraph> graph;

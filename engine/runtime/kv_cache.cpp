@@ -15,11 +15,15 @@ KvCache::KvCache(std::int64_t layers, std::int64_t capacity, std::int64_t groups
     }
 }
 
+void KvCache::check_room(std::int64_t rows) const {
+    GLM4V_CHECK(length_ + rows <= capacity_, ErrorKind::ContextFull)
+        << "the context holds " << capacity_ << " tokens; " << length_ << " are used and " << rows << " more do not fit";
+}
+
 std::pair<torch::Tensor, torch::Tensor> KvCache::append(std::int64_t layer, const torch::Tensor& k,
                                                         const torch::Tensor& v) {
     const auto rows = k.size(0);
-    GLM4V_CHECK(length_ + rows <= capacity_, ErrorKind::ContextFull)
-        << "the context holds " << capacity_ << " tokens; " << length_ << " are used and " << rows << " more do not fit";
+    check_room(rows);
     keys_[layer].narrow(1, length_, rows).copy_(k.transpose(0, 1));
     values_[layer].narrow(1, length_, rows).copy_(v.transpose(0, 1));
     const auto total = length_ + rows;

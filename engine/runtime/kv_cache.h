@@ -21,6 +21,8 @@ public:
     // values of rows 0..length()+S-1 as views [groups, T, head_dim]. commit(S) makes them count.
     std::pair<torch::Tensor, torch::Tensor> append(std::int64_t layer, const torch::Tensor& k, const torch::Tensor& v);
     void commit(std::int64_t rows) { length_ += rows; }
+    // Throws ContextFull unless `rows` more rows fit after length().
+    void check_room(std::int64_t rows) const;
     // The whole preallocated storage [groups, capacity, head_dim] of a layer: fixed addresses, which a replayed
     // CUDA graph of a decode step needs (model::language_decode_step).
     const torch::Tensor& keys(std::int64_t layer) const { return keys_[layer]; }
