@@ -277,8 +277,18 @@ ImageHeader read_tiff(const std::uint8_t* data, std::size_t size, const std::str
     GLM4V_BAD_IMAGE(tiff.entries(tiff.first_ifd(), entries)) << "truncated TIFF: the file ends inside its directory";
     const TiffReader::Entry* offsets = nullptr;
     const TiffReader::Entry* counts = nullptr;
+    bool has_size[2] = {false, false}; // width, height
     for (const auto& entry : entries) {
         std::uint64_t value = 0;
+        // One width and one height, each a single value: given twice, the size libtiff decodes need not be the one
+        // checked here, and a 1 KB file made it allocate gigabytes (found by fuzz_image_intake).
+        if (entry.tag == 256 || entry.tag == 257) {
+            bool& seen = has_size[entry.tag - 256];
+            GLM4V_BAD_IMAGE(!seen) << "corrupt TIFF: its " << (entry.tag == 256 ? "width" : "height") << " is given twice";
+            GLM4V_BAD_IMAGE(entry.count == 1)
+                << "corrupt TIFF: its " << (entry.tag == 256 ? "width" : "height") << " holds " << entry.count << " values";
+            seen = true;
+        }
         if (entry.tag == 256 && tiff.value(entry, 0, value)) header.width = static_cast<std::int64_t>(value);
         if (entry.tag == 257 && tiff.value(entry, 0, value)) header.height = static_cast<std::int64_t>(value);
         if (entry.tag == 0x0112 && tiff.value(entry, 0, value) && value >= 1 && value <= 8)

@@ -218,6 +218,9 @@ TEST_CASE("bad images are refused, each with its own message naming the file", "
     const std::string tiff = images::tiff_rgb(picture, 0);
     std::string bad_crc = png;
     bad_crc[bad_crc.find("IDAT") + 10] ^= 0x01;
+    std::string tiff_two_heights = tiff; // its BitsPerSample entry (the third) retagged as a second ImageLength
+    tiff_two_heights[8 + 2 + 2 * 12] = static_cast<char>(257 & 0xFF);
+    tiff_two_heights[8 + 2 + 2 * 12 + 1] = static_cast<char>(257 >> 8);
     std::string corrupt_webp = webp;
     for (std::size_t i = 40; i < corrupt_webp.size(); ++i) corrupt_webp[i] = static_cast<char>(i * 7);
 
@@ -247,6 +250,7 @@ TEST_CASE("bad images are refused, each with its own message naming the file", "
         {"truncated BMP", bmp.substr(0, bmp.size() / 2), "truncated BMP"},
         {"truncated TIFF", tiff.substr(0, tiff.size() - 100), "truncated TIFF: strip 0 lies past the end"},
         {"TIFF cut in its directory", tiff.substr(0, 20), "truncated TIFF: the file ends inside its directory"},
+        {"TIFF with two heights", tiff_two_heights, "corrupt TIFF: its height is given twice"},
     };
     for (const Case& c : cases) {
         SECTION(c.name) {
