@@ -17,6 +17,7 @@
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
 #   bench-gemv-variant    bench_nf4_variant.json: bench_nf4 built with GEMV_VARIANT_FLAGS, in its own build (~1.5 min)
+#   ncu                   ncu_<shape>.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES               (~1 min)
 # MEMCHECK_TESTS narrows memcheck to a Catch2 test spec (e.g. "[decode],[prefill]") after a change to those kernels.
 # BENCH_MODEL_ARGS adds arguments to every bench_model run (e.g. "--reps 3"). Plots from the JSON:
 # tools/plot_performance.py, on the development machine.
@@ -139,6 +140,23 @@ stage_bench_gemv_variant() {
     timeout 200 "$BUILD-variant/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_variant.json" 2>>"$LOG" ||
         fail bench_nf4_variant
     print_bench_nf4 "$OUT/bench_nf4_variant.json"
+}
+
+# Nsight Compute on the first rows-1 GEMV of each shape in NCU_SHAPES (bench_nf4's names, comma-separated):
+# ncu_<shape>.txt, the sections that say what bounds it (throughput, memory, warp stalls, issue, occupancy).
+stage_ncu() {
+    step "ncu ${NCU_SHAPES:=language qkv,language h_to_4h}"
+    local shape name
+    IFS=, read -ra shapes <<<"$NCU_SHAPES"
+    for shape in "${shapes[@]}"; do
+        name=${shape// /_}
+        timeout 200 ncu -k regex:nf4_gemv --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+            --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats \
+            --section Occupancy --section LaunchStats --section InstructionStats --section SourceCounters \
+            "$BUILD/bench/gpu/bench_nf4" --reps 3 --shape "$shape" >"$OUT/ncu_$name.txt" 2>&1 || fail "ncu $shape"
+        grep -E "Duration|DRAM Throughput|Memory Throughput|Issue Slots Busy|No Eligible|Achieved Occupancy|Stall" \
+            "$OUT/ncu_$name.txt" | head -20 | tee -a "$LOG"
+    done
 }
 
 # One bench_model run: NAME (the JSON is $OUT/NAME.json), the seconds `timeout` allows, then its own arguments. The

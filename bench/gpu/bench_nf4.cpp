@@ -4,7 +4,9 @@
 // layer kind, each op of the fused decode step (model/fused_decode.h) timed alone at its real shape. GEMVs and decode
 // ops are timed inside a CUDA graph (gpu_timing.h graph_ms), as the decode step runs them; dequantize, eagerly.
 //
-//   bench_nf4 [--reps N]
+//   bench_nf4 [--reps N] [--shape NAME]
+//
+// --shape times that shape's kernels alone and nothing else: what `gpu_check.sh ncu` profiles.
 #include "bench/gpu/gpu_timing.h"
 #include "engine/cuda/decode_ops.h"
 #include "engine/cuda/nf4_ops.h"
@@ -145,8 +147,11 @@ void print_layer_kinds(int reps, std::int64_t l2) {
 
 int main(int argc, char** argv) {
     int reps = 50;
-    for (int i = 1; i + 1 < argc; ++i)
+    const char* only_shape = nullptr;
+    for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
+        if (std::strcmp(argv[i], "--shape") == 0) only_shape = argv[i + 1];
+    }
     if (!torch::cuda::is_available()) {
         std::puts("{\"error\": \"no CUDA device\"}");
         return 77;
@@ -178,6 +183,7 @@ int main(int argc, char** argv) {
     double decode_ms = 0, decode_floor_ms = 0;
     bool first = true;
     for (const Shape& s : shapes) {
+        if (only_shape && std::strcmp(only_shape, s.name) != 0) continue;
         const std::int64_t weight_bytes = s.out * s.in / 2 + s.out * s.in / 64 * 4;
         // Rotate among enough copies that the working set is at least 4x L2: no run finds its weight cached.
         const int copies = static_cast<int>(std::max<std::int64_t>(1, (4 * l2 + weight_bytes - 1) / weight_bytes));
@@ -208,9 +214,9 @@ int main(int argc, char** argv) {
         emit("nf4_dequant_bf16", 0, dq_ms, dq_bytes);
     }
     std::printf("\n  ],\n");
-    std::printf("  \"decode_token_weights\": {\"gemv_ms\": %.3f, \"floor_ms\": %.3f, \"tokens_per_s_bound\": %.1f},\n",
-                decode_ms, decode_floor_ms, 1e3 / decode_ms);
-    print_layer_kinds(reps, l2);
+    std::printf("  \"decode_token_weights\": {\"gemv_ms\": %.3f, \"floor_ms\": %.3f, \"tokens_per_s_bound\": %.1f}%s\n",
+                decode_ms, decode_floor_ms, 1e3 / decode_ms, only_shape ? "" : ",");
+    if (!only_shape) print_layer_kinds(reps, l2);
     std::printf("}\n");
     return 0;
 }
