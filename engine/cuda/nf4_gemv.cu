@@ -60,7 +60,8 @@ constexpr int kScalePitch = kStageSteps + 1;             // absmax of one row in
 constexpr int kStageBytes = kStripe * kRowPitch + kStripe * kScalePitch * 4;
 constexpr int kLutBytes = 256 * 32 * 4;
 constexpr int kReduceBytes = kWarps * kStripe * 8 * 4;
-constexpr int kSmemXLimit = 96 * 1024; // x' bytes per launch; more rows than fit are done in several launches
+constexpr int kSmemXLimit = 96 * 1024; // x' bytes per launch at most; more rows than fit take several launches
+constexpr int kStaticSmem = 1024;       // the kernel's static shared memory (RMSNorm's sums, the join's flags), at most
 constexpr int kXPad = 8;               // elements (16 bytes) after each row of x'
 constexpr int kMaxSplits = 8;
 constexpr int kMaxSplitStripes = 4096; // stripes of a GEMV whose k is split (the counters below)
@@ -441,10 +442,29 @@ int smem_bytes(int rows, std::int64_t in, std::size_t elem, GemvPrologue prologu
     return kStages * kStageBytes + kLutBytes + x_bytes(rows, in, elem, prologue) + kReduceBytes;
 }
 
+int g_smem_cap = 0; // nf4_gemv_limit_shared_memory
+
+// x' bytes that fit the current device beside the ring, the table and the sums: 96 KB on an H100 (227 KB of shared
+// memory a block), 25 KB on a GeForce RTX 30 or 40 (99 KB). Asked of the driver once per device.
+int x_room() {
+    constexpr int kDevices = 64;
+    static thread_local int known[kDevices] = {}; // 0: not asked yet
+    int device = 0;
+    GLM4V_CUDA_CHECK(cudaGetDevice(&device));
+    int optin = device < kDevices ? known[device] : 0;
+    if (optin == 0) {
+        GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+        if (device < kDevices) known[device] = optin;
+    }
+    if (g_smem_cap > 0) optin = std::min(optin, g_smem_cap);
+    return std::min(kSmemXLimit, optin - kStaticSmem - (kStages * kStageBytes + kLutBytes + kReduceBytes));
+}
+
 // Rows of x that one launch takes (x' must fit shared memory).
 int rows_per_launch(std::int64_t in, std::size_t elem, GemvPrologue prologue) {
+    const int room = x_room();
     int rows = 1;
-    while (rows < kNf4GemvMaxRows && x_bytes(rows + 1, in, elem, prologue) <= kSmemXLimit) ++rows;
+    while (rows < kNf4GemvMaxRows && x_bytes(rows + 1, in, elem, prologue) <= room) ++rows;
     return rows;
 }
 
@@ -478,12 +498,15 @@ int resident_blocks(const void* kernel, int smem) {
 // and its parts keep at least half a stage.
 template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4DeviceWeight& w, int rows) {
     const auto kernel = nf4_gemv_kernel<T, kPrologue>;
-    static const int configured = [&] {
-        GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              kStages * kStageBytes + kLutBytes + kSmemXLimit + kReduceBytes));
-        return 0;
-    }();
-    (void)configured;
+    // The most a launch of this kernel may take on this device, not on the largest card: a GeForce refuses more.
+    static thread_local int allowed[64] = {};
+    int device = 0;
+    GLM4V_CUDA_CHECK(cudaGetDevice(&device));
+    const int most = kStages * kStageBytes + kLutBytes + x_room() + kReduceBytes;
+    if (device >= 64 || allowed[device] != most) {
+        GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        if (device < 64) allowed[device] = most;
+    }
     Launch l{resident_blocks(reinterpret_cast<const void*>(kernel), smem_bytes(rows, w.in_features, sizeof(T), kPrologue)),
              1};
     const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;
@@ -524,15 +547,16 @@ template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStre
 
 template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream) {
     GLM4V_CHECK(nf4_gemv_supports(w), ErrorKind::Unsupported)
-        << "nf4_gemv needs in_features % 64 == 0 (at most 49088) and a power-of-two blocksize >= 64, got in_features "
+        << "nf4_gemv needs in_features % 64 == 0, one row of x in this GPU's shared memory and a power-of-two "
+           "blocksize >= 64, got in_features "
         << w.in_features << ", blocksize " << w.blocksize;
     GLM4V_CHECK(p.rows >= 1 && p.rows <= kNf4GemvMaxRows, ErrorKind::InvalidInput)
         << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << p.rows;
     GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || p.norm_weight, ErrorKind::InvalidInput)
         << "nf4_gemv: an RMSNorm prologue needs its weight";
-    GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || x_bytes(1, w.in_features, sizeof(T), p.prologue) <= kSmemXLimit,
+    GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || x_bytes(1, w.in_features, sizeof(T), p.prologue) <= x_room(),
                 ErrorKind::Unsupported)
-        << "nf4_gemv: an RMSNorm prologue over " << w.in_features << " inputs does not fit shared memory";
+        << "nf4_gemv: an RMSNorm prologue over " << w.in_features << " inputs does not fit this GPU's shared memory";
     KernelArgs a{};
     a.x = p.x;
     a.rows = p.rows;
@@ -558,10 +582,12 @@ template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvP
 } // namespace
 
 bool nf4_gemv_supports(const Nf4DeviceWeight& w) {
-    return w.in_features > 0 && w.in_features % kStep == 0 && (w.in_features + kXPad) * 2 <= kSmemXLimit &&
+    return w.in_features > 0 && w.in_features % kStep == 0 && x_bytes(1, w.in_features, 2, GemvPrologue::None) <= x_room() &&
            w.out_features > 0 &&
            w.blocksize >= kStep && (w.blocksize & (w.blocksize - 1)) == 0;
 }
+
+void nf4_gemv_limit_shared_memory(int bytes) { g_smem_cap = bytes; }
 
 std::int64_t nf4_gemv_workspace_floats(const Nf4DeviceWeight& w) {
     const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;

@@ -39,8 +39,14 @@ struct Nf4GemvParams {
     void* y = nullptr;                 // [rows, out]
     float* workspace = nullptr;        // nf4_gemv_workspace_floats(w) floats on the device
 };
-bool nf4_gemv_supports(const Nf4DeviceWeight& w); // in % 64 == 0 (at most 49088), blocksize a power of two >= 64
+// in % 64 == 0, one row of x' in the current device's shared memory (in <= 49088 on an H100, 12672 on a GeForce RTX
+// 30 or 40, whose 99 KB leave room for less), blocksize a power of two >= 64. Callers fall back to dequantize and a
+// matmul where it is false.
+bool nf4_gemv_supports(const Nf4DeviceWeight& w);
 std::int64_t nf4_gemv_workspace_floats(const Nf4DeviceWeight& w);
+// Sizes later GEMVs as if the card allowed a block at most `bytes` of shared memory (0: what it allows), so tests on
+// a large card check a small one's limits.
+void nf4_gemv_limit_shared_memory(int bytes);
 void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 

@@ -39,6 +39,8 @@ bool nf4_gemv_supports(const quant::Nf4Weight& w) {
     d.out_features = w.out_features;
     d.in_features = w.in_features;
     d.blocksize = w.blocksize;
+    if (!w.device().is_cuda()) return nf4_gemv_supports(d);
+    const c10::cuda::CUDAGuard guard(w.device()); // the room asked of is the weight's device's
     return nf4_gemv_supports(d);
 }
 

@@ -3,6 +3,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include "engine/cuda/nf4_kernels.h"
 #include "engine/cuda/nf4_ops.h"
 #include "engine/error.h"
 #include "engine/model/layers.h"
@@ -144,6 +145,43 @@ TEST_CASE("an NF4 GEMV whose k is split over blocks is exact and deterministic",
             CHECK(torch::equal(kernels::nf4_gemv(x.to(cuda), gpu), first));
         }
     }
+}
+
+TEST_CASE("on a card with 99 KB of shared memory the NF4 GEMV takes fewer rows a launch, or leaves the layer to a "
+          "matmul", "[cuda][nf4][gemv][room]") {
+    // A GeForce RTX 30 or 40 allows a block 99 KB, not the 227 KB of an H100. The kernel must ask only for what the
+    // card allows: x' of qkv fits 2 rows a launch there, and 4h_to_h's 13696 inputs do not fit at all, so
+    // quant::Linear dequantizes for it instead.
+    torch::manual_seed(17);
+    const torch::Device cuda(torch::kCUDA);
+    struct Reset {
+        ~Reset() { kernels::nf4_gemv_limit_shared_memory(0); }
+    } reset;
+    kernels::nf4_gemv_limit_shared_memory(99 * 1024);
+    const quant::Nf4Weight qkv_cpu = random_weight(4608, 4096);
+    const quant::Nf4Weight qkv = qkv_cpu.to(cuda);
+    CHECK(kernels::nf4_gemv_supports(qkv));
+    for (const std::int64_t rows : {1, 8}) {
+        const torch::Tensor x = torch::randn({rows, 4096}).to(torch::kBFloat16);
+        const torch::Tensor norm_weight = (torch::rand({4096}) + 0.5).to(torch::kBFloat16);
+        kernels::Nf4GemvOptions o;
+        o.input = kernels::Nf4GemvOptions::Input::RmsNorm;
+        o.norm_weight = norm_weight.to(cuda);
+        o.eps = 1e-5;
+        const double err = relative_error(kernels::nf4_gemv(x.to(cuda), qkv, o),
+                                          reference_gemv(model::rms_norm(x, norm_weight, 1e-5), qkv_cpu, torch::Tensor()));
+        report("gemv qkv after RMSNorm in 99 KB, rows " + std::to_string(rows), err);
+        CHECK(err < 1e-2);
+    }
+    const quant::Nf4Weight down_cpu = random_weight(4096, 13696);
+    const quant::Nf4Weight down = down_cpu.to(cuda);
+    CHECK_FALSE(kernels::nf4_gemv_supports(down));
+    const torch::Tensor x = torch::randn({1, 13696}).to(torch::kBFloat16);
+    const double err = relative_error(quant::Linear::nf4(down).forward(x.to(cuda)), reference_gemv(x, down_cpu, torch::Tensor()));
+    report("Linear::forward 4h_to_h in 99 KB (dequantize + matmul)", err);
+    CHECK(err < 1e-2);
+    kernels::nf4_gemv_limit_shared_memory(0);
+    CHECK(kernels::nf4_gemv_supports(down));
 }
 
 TEST_CASE("the NF4 GEMV's RMSNorm and SwiGLU prologues and residual epilogue match the model's ops",
