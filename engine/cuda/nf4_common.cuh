@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace glm4v::engine::cuda {
 
@@ -44,19 +45,26 @@ __device__ __forceinline__ void grid_dependency_wait() {
 #endif
 }
 
-// Asked of the driver once per device and thread: eager prefill launches thousands of kernels.
-inline bool device_has_pdl() {
-    constexpr int kDevices = 64;
-    static thread_local signed char known[kDevices] = {}; // 0 unknown, 1 yes, -1 no
+// An attribute of the current device, asked of the driver once per (device, attribute) and thread: eager prefill
+// launches thousands of kernels, and a driver query each was CPU time on its critical path.
+inline int current_device_attribute(cudaDeviceAttr attribute) {
+    struct Known {
+        int device;
+        cudaDeviceAttr attribute;
+        int value;
+    };
+    static thread_local std::vector<Known> known;
     int device = 0;
     GLM4V_CUDA_CHECK(cudaGetDevice(&device));
-    signed char* answer = device < kDevices ? &known[device] : nullptr;
-    if (answer && *answer) return *answer > 0;
-    int major = 0;
-    GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-    if (answer) *answer = major >= 9 ? 1 : -1;
-    return major >= 9;
+    for (const Known& k : known)
+        if (k.device == device && k.attribute == attribute) return k.value;
+    int value = 0;
+    GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&value, attribute, device));
+    known.push_back({device, attribute, value});
+    return value;
 }
+
+inline bool device_has_pdl() { return current_device_attribute(cudaDevAttrComputeCapabilityMajor) >= 9; }
 
 template <typename... KernelArgs, typename... Args>
 void launch_after_previous(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,

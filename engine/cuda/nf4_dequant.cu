@@ -45,9 +45,7 @@ void check_geometry(const Nf4DeviceWeight& w) {
 template <typename T> void launch(const Nf4DeviceWeight& w, void* out, cudaStream_t stream) {
     check_geometry(w);
     const std::int64_t groups = w.out_features * w.in_features / 8;
-    int device = 0, sms = 0;
-    GLM4V_CUDA_CHECK(cudaGetDevice(&device));
-    GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    const int sms = current_device_attribute(cudaDevAttrMultiProcessorCount);
     // Enough blocks to fill the chip several times over; the grid-stride loop covers the rest.
     const std::int64_t wanted = (groups + kThreads - 1) / kThreads;
     const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(wanted, std::int64_t{sms} * 32));

@@ -445,24 +445,15 @@ int smem_bytes(int rows, std::int64_t in, std::size_t elem, GemvPrologue prologu
 int g_smem_cap = 0; // nf4_gemv_limit_shared_memory
 
 // x' bytes that fit the current device beside the ring, the table and the sums: 96 KB on an H100 (227 KB of shared
-// memory a block), 25 KB on a GeForce RTX 30 or 40 (99 KB). Asked of the driver once per device.
+// memory a block), 25 KB on a GeForce RTX 30 or 40 (99 KB).
 int x_room() {
-    constexpr int kDevices = 64;
-    static thread_local int known[kDevices] = {}; // 0: not asked yet
-    int device = 0;
-    GLM4V_CUDA_CHECK(cudaGetDevice(&device));
-    int optin = device < kDevices ? known[device] : 0;
-    if (optin == 0) {
-        GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-        if (device < kDevices) known[device] = optin;
-    }
+    int optin = current_device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin);
     if (g_smem_cap > 0) optin = std::min(optin, g_smem_cap);
     return std::min(kSmemXLimit, optin - kStaticSmem - (kStages * kStageBytes + kLutBytes + kReduceBytes));
 }
 
-// Rows of x that one launch takes (x' must fit shared memory).
-int rows_per_launch(std::int64_t in, std::size_t elem, GemvPrologue prologue) {
-    const int room = x_room();
+// Rows of x that one launch takes (x' must fit the room).
+int rows_per_launch(std::int64_t in, std::size_t elem, GemvPrologue prologue, int room) {
     int rows = 1;
     while (rows < kNf4GemvMaxRows && x_bytes(rows + 1, in, elem, prologue) <= room) ++rows;
     return rows;
@@ -486,8 +477,8 @@ int resident_blocks(const void* kernel, int smem) {
     GLM4V_CUDA_CHECK(cudaGetDevice(&device));
     for (const Entry& e : known)
         if (e.device == device && e.kernel == kernel && e.smem == smem) return e.blocks;
-    int sms = 0, per_sm = 0;
-    GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    const int sms = current_device_attribute(cudaDevAttrMultiProcessorCount);
+    int per_sm = 0;
     GLM4V_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
     known.push_back({device, kernel, smem, sms * std::max(per_sm, 1)});
     return known.back().blocks;
@@ -496,13 +487,13 @@ int resident_blocks(const void* kernel, int smem) {
 // The persistent grid (all blocks the SMs hold at once), and the splits of k that spread the units over it most
 // evenly (the time is set by the blocks with the most units), each split taken only if it betters the spread by 8%
 // and its parts keep at least half a stage.
-template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4DeviceWeight& w, int rows) {
+template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4DeviceWeight& w, int rows, int room) {
     const auto kernel = nf4_gemv_kernel<T, kPrologue>;
     // The most a launch of this kernel may take on this device, not on the largest card: a GeForce refuses more.
     static thread_local int allowed[64] = {};
     int device = 0;
     GLM4V_CUDA_CHECK(cudaGetDevice(&device));
-    const int most = kStages * kStageBytes + kLutBytes + x_room() + kReduceBytes;
+    const int most = kStages * kStageBytes + kLutBytes + room + kReduceBytes;
     if (device >= 64 || allowed[device] != most) {
         GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
         if (device < 64) allowed[device] = most;
@@ -528,7 +519,8 @@ template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4Device
 
 template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStream_t stream, const Nf4DeviceWeight& w) {
     const std::int64_t x_row = a.in_features * (kPrologue == GemvPrologue::SwiGlu ? 2 : 1);
-    const int per_launch = rows_per_launch(a.in_features, sizeof(T), kPrologue);
+    const int room = x_room();
+    const int per_launch = rows_per_launch(a.in_features, sizeof(T), kPrologue, room);
     const int total_rows = a.rows;
     for (int first = 0; first < total_rows; first += per_launch) {
         KernelArgs part = a;
@@ -536,7 +528,7 @@ template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStre
         part.x = static_cast<const T*>(a.x) + first * x_row;
         part.y = static_cast<T*>(a.y) + first * a.out_features;
         if (a.residual) part.residual = static_cast<const T*>(a.residual) + first * a.out_features;
-        const Launch l = plan_launch<T, kPrologue>(w, part.rows);
+        const Launch l = plan_launch<T, kPrologue>(w, part.rows, room);
         part.splits = l.splits;
         GLM4V_CHECK(l.splits == 1 || a.workspace, ErrorKind::InvalidInput)
             << "nf4_gemv: this shape splits k and needs the workspace of nf4_gemv_workspace_floats";

@@ -71,9 +71,7 @@ void launch_nf4_quantize(const float* x, std::int64_t n, std::int64_t blocksize,
     Nf4Midpoints mids{};
     for (int i = 0; i < 15; ++i) mids.v[i] = (quant::kNf4Code[i] + quant::kNf4Code[i + 1]) / 2.0f;
     const std::int64_t quant_blocks = (n + blocksize - 1) / blocksize;
-    int device = 0, sms = 0;
-    GLM4V_CUDA_CHECK(cudaGetDevice(&device));
-    GLM4V_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    const int sms = current_device_attribute(cudaDevAttrMultiProcessorCount);
     const std::int64_t wanted = (quant_blocks + kWarpsPerBlock - 1) / kWarpsPerBlock;
     const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(wanted, std::int64_t{sms} * 16));
     nf4_quantize_kernel<<<blocks, kWarpsPerBlock * 32, 0, stream>>>(x, n, static_cast<int>(blocksize), packed, absmax,
