@@ -16,7 +16,7 @@
 #   bench-model-default   bench_model.json only                                                        (~2.5 min)
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
-#   bench-gemv-variant    bench_nf4_variant.json: bench_nf4 built with GEMV_VARIANT_FLAGS, in its own build (~1.5 min)
+#   bench-splits          bench_splits_<shape>_<n>.json: GEMVs with k forced into n parts (SPLIT_SHAPES, SPLITS)  (~20 s)
 #   ncu                   ncu_<shape>.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES               (~1 min)
 # MEMCHECK_TESTS narrows memcheck to a Catch2 test spec (e.g. "[decode],[prefill]") after a change to those kernels.
 # BENCH_MODEL_ARGS adds arguments to every bench_model run (e.g. "--reps 3"). Plots from the JSON:
@@ -131,19 +131,28 @@ for k in d.get("decode_layer_kinds_in_sequence", []):
 PY
 }
 
-# bench_nf4 built with other compile definitions (GEMV_VARIANT_FLAGS, e.g. "-DGLM4V_GEMV_RING_STAGES=3") in a build
-# of its own: bench_nf4_variant.json.
-stage_bench_gemv_variant() {
-    step "bench-gemv-variant ${GEMV_VARIANT_FLAGS:-}"
-    configure "$BUILD-variant" -DCMAKE_CUDA_FLAGS="${GEMV_VARIANT_FLAGS:-}" &&
-        cmake --build "$BUILD-variant" --target bench_nf4 >>"$LOG" 2>&1 || { fail "variant build"; return; }
-    timeout 200 "$BUILD-variant/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_variant.json" 2>>"$LOG" ||
-        fail bench_nf4_variant
-    print_bench_nf4 "$OUT/bench_nf4_variant.json"
+# The GEMV of each shape in SPLIT_SHAPES (comma-separated bench shape names) with its k forced into each number of
+# parts in SPLITS, against the launch plan's own choice (0): bench_splits_<shape>_<n>.json.
+stage_bench_splits() {
+    step "bench-splits ${SPLIT_SHAPES:=language qkv} ${SPLITS:=0 1 2 3 4}"
+    local shape name n
+    IFS=, read -ra shapes <<<"$SPLIT_SHAPES"
+    for shape in "${shapes[@]}"; do
+        name=${shape// /_}
+        for n in $SPLITS; do
+            timeout 100 "$BUILD/bench/gpu/bench_nf4" --reps 50 --shape "$shape" --splits "$n" \
+                >"$OUT/bench_splits_${name}_$n.json" 2>>"$LOG" || fail "bench_splits $shape $n"
+            python3 - "$OUT/bench_splits_${name}_$n.json" "$n" <<'PY' | tee -a "$LOG"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in d["kernels"]:
+    if k["kernel"] == "nf4_gemv_bf16":
+        print(f"{k['shape']:18} splits {sys.argv[2]:>2}  rows {k['rows']}  {k['ms'] * 1e3:7.1f} us  {k['of_copy'] * 100:5.1f}% of copy")
+PY
+        done
+    done
 }
 
-# Nsight Compute on the first rows-1 GEMV of each shape in NCU_SHAPES (bench_nf4's names, comma-separated):
-# ncu_<shape>.txt, the sections that say what bounds it (throughput, memory, warp stalls, issue, occupancy).
 stage_ncu() {
     step "ncu ${NCU_SHAPES:=language qkv,language h_to_4h}"
     local shape name

@@ -149,19 +149,22 @@ template <> struct Mma<__half> {
     }
 };
 
-// Copies to shared memory that bypass the registers (sm_80+): 16 bytes of weights, not kept in L1, and 4 of absmax.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
-    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src));
+__device__ __forceinline__ std::uint32_t shared_address(const void* p) {
+    return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
 }
-__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
-    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(d), "l"(src));
+
+// Copies to shared memory that bypass the registers (sm_80+): 16 bytes of weights, not kept in L1, and 4 of absmax.
+// The destination as a shared-window address lets the compiler keep a block-wide base in a uniform register.
+__device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src));
+}
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) { cp_async16(shared_address(dst), src); }
+__device__ __forceinline__ void cp_async4(std::uint32_t dst, const void* src) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src));
 }
 // 16 bytes, of which the first src_bytes (0 or 16) are read and the rest zero-filled.
 __device__ __forceinline__ void cp_async16_zfill(void* dst, const void* src, int src_bytes) {
-    const auto d = static_cast<std::uint32_t>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src), "r"(src_bytes));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(dst)), "l"(src), "r"(src_bytes));
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
 template <int kPending> __device__ __forceinline__ void cp_async_wait() {

@@ -13,24 +13,24 @@
 // until used), and the kernel ran at 37-67% of copy. Here the whole block copies the next stage's weights straight
 // into shared memory while it computes the current one.
 //
-// Work split: the output is cut into stripes of 16 rows (one mma tile), each stripe's k into `splits` parts; a unit
-// is one part of one stripe, and a persistent grid (the blocks the SMs hold at once) takes units b, b + grid, ... in
-// turn. The splits exist only to even out the blocks' shares (288 stripes on 264 blocks is 2 rounds for some, 1
-// for the rest); a
-// unit's weights are one or more stages of kStageSteps k steps of 64 (one absmax block each) for the 16 rows. In a
-// stage, warp w takes steps w, w + kWarps, ...; in a step, lane (g, t) = (lane / 4, lane % 4) reads 8 bytes (16
-// weights, k = 16 t .. 16 t + 15) of rows g and g + 8 of the stripe, and byte j of them feeds k slot pair (j % 2 ?
-// 2 t + 8 : 2 t) of mma j / 2: k is permuted inside the step, which a dot product allows, as long as the B fragment
-// reads x in the same order (x[16 t + 4 s .. 16 t + 4 s + 3] for mma s). All 64 k of a step share one absmax, so
-// each step's four mma results are scaled once. At a unit's end the warps' sums are added in a fixed order through
-// shared memory; a split stripe's parts meet in a global workspace, and after its last stage each block counts its
-// parts' arrivals (a counter per stripe): the part that arrives last adds them in part order and writes y. So
-// results are deterministic, whoever finishes first.
+// Work split: the output is cut into stripes of 16 rows (one mma tile), each stripe's k into `splits` parts; a unit is
+// one part of one stripe, and a persistent grid (the blocks the SMs hold at once) takes units b, b + grid, ... in turn.
+// Splits even out the blocks' shares where few stripes meet a long k (plan_launch weighs that against the join's cost;
+// no decode shape splits on an H200); a unit's weights are one or more stages of kStageSteps k steps of 64 (one absmax
+// block each) for the 16 rows. In a stage, warp w takes steps w, w + kWarps, ...; in a step, lane (g, t) = (lane / 4,
+// lane % 4) reads 8 bytes (16 weights, k = 16 t .. 16 t + 15) of rows g and g + 8 of the stripe, and byte j of them
+// feeds k slot pair (j % 2 ? 2 t + 8 : 2 t) of mma j / 2: k is permuted inside the step, which a dot product allows, as
+// long as the B fragment reads x in the same order (x[16 t + 4 s .. 16 t + 4 s + 3] for mma s). All 64 k of a step
+// share one absmax, so each step's four mma results are scaled once. At a unit's end the warps' sums are added in a
+// fixed order through shared memory; a split stripe's parts meet in a global workspace, and after its last stage each
+// block counts its parts' arrivals (a counter per stripe): the part that arrives last adds them in part order and
+// writes y. So results are deterministic, whoever finishes first.
 //
 // Shared memory: the code-pair table replicated once per lane (256 x 32 x 4 bytes), so a warp's 32 lookups hit 32
-// different banks whatever the bytes; x' for all rows, each row padded by 16 bytes so the B reads of 8 rows do not
-// collide; the ring of stages, whose rows are skewed by 32 bytes (the four rows a half-warp reads fall in different
-// banks); and the per-warp partial sums.
+// different banks whatever the bytes, interleaved line by line with the ring of stages (kLine); the absmax of the
+// ring's stages; x' for all rows, each row padded by 16 bytes so the B reads of 8 rows do not collide; and the
+// per-warp partial sums. The hot loop addresses shared memory with 32-bit shared-window addresses, so a block-wide
+// base stays in a uniform register and each load's address is one instruction.
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/nf4_common.cuh"
@@ -50,40 +50,64 @@ constexpr int kStep = 64;       // k of one warp step: four k16 mmas under one a
 // in flight: measured on the H100 against 16-step stages in rings of 2 to 6 and 32-step ones in rings of 3 and 4
 // (docs/performance.md), this was fastest, since a stage's fixed costs (the barrier, the copies' issue) are paid
 // once per 4 steps of each warp and the SM still holds 16 warps.
-#ifndef GLM4V_GEMV_RING_STAGES // a build-time override for tuning runs (tools/gpu_check.sh bench-gemv-variant)
-#define GLM4V_GEMV_RING_STAGES 2
-#endif
 constexpr int kStageSteps = 32;
-constexpr int kStages = GLM4V_GEMV_RING_STAGES;
-constexpr int kRowPitch = kStageSteps * kStep / 2 + 32; // bytes of one row in a stage, skewed by 32
+constexpr int kStages = 2;
+// The table and the ring share one region of 256 lines of 256 bytes. Line b holds the code pair of byte b, once per
+// lane (bytes 0..127: lane l's copy at 4 l, so a warp's 32 lookups hit 32 banks whatever the bytes), then 128 bytes
+// of the ring. A lookup's address is then byte b in bits 8..15 and the lane in bits 2..6, which one byte permute
+// builds from the weight word (lookup_address); with a table of 128-byte lines it took a shift, a mask and an add.
+constexpr int kLine = 256;
+constexpr int kLines = 256;
+constexpr int kRegionBytes = kLine * kLines;
+constexpr int kPiece = kLine / 2;                             // ring bytes of a line
+constexpr int kRowPieces = kStageSteps * kStep / 2 / kPiece;  // lines of one weight row of a stage (4 steps a line)
+static_assert(kStages * kStripe * kRowPieces == kLines, "the ring fills the table's lines exactly");
 constexpr int kScalePitch = kStageSteps + 1;             // absmax of one row in a stage; odd, so rows differ in bank
-constexpr int kStageBytes = kStripe * kRowPitch + kStripe * kScalePitch * 4;
-constexpr int kLutBytes = 256 * 32 * 4;
+constexpr int kScaleStageBytes = kStripe * kScalePitch * 4;
 constexpr int kReduceBytes = kWarps * kStripe * 8 * 4;
 constexpr int kSmemXLimit = 96 * 1024; // x' bytes per launch at most; more rows than fit take several launches
 constexpr int kStaticSmem = 1024;       // the kernel's static shared memory (RMSNorm's sums, the join's flags), at most
 constexpr int kXPad = 8;               // elements (16 bytes) after each row of x'
 constexpr int kMaxSplits = 8;
 constexpr int kMaxSplitStripes = 4096; // stripes of a GEMV whose k is split (the counters below)
-
-static_assert(kStageBytes % 16 == 0 && (kStripe * kRowPitch) % 16 == 0, "cp.async needs 16-byte aligned stages");
+constexpr int kFixedSmem = kRegionBytes + kStages * kScaleStageBytes + kReduceBytes; // all but x'
 
 // Arrivals of a split stripe's parts (join_split_parts). Zero when the module loads; the last part to arrive sets its
 // stripe's back to zero, so a CUDA graph replays with no reset. Two split GEMVs must therefore not run at the same
 // time on one device, which a single decode stream never does.
 __device__ unsigned int g_stripe_arrivals[kMaxSplitStripes];
 
-// Byte offset in the lane-replicated table of byte j (0..7) of q, for the lane whose offset bits are lane4.
-template <int J> __device__ __forceinline__ std::uint32_t lut_offset(uint2 q, std::uint32_t lane4) {
-    const std::uint32_t word = J < 4 ? q.x : q.y;
-    constexpr int kShift = 8 * (J % 4) - 7; // the byte lands at bits 7..14: entry (byte, lane) is at byte * 128
-    std::uint32_t moved;
-    if constexpr (kShift >= 0)
-        moved = word >> kShift;
-    else
-        moved = word << -kShift;
-    return (moved & 0x7F80u) | lane4;
+// Where in the region (shared address, relative to it) 16-byte chunk c (0..63) of weight row r of stage `stage`
+// lies: row r's 1 KB is 8 lines' ring halves, 4 steps of 32 bytes in each, and the steps of a line are permuted by
+// r % 4 so that the four rows a half-warp reads (compute_stage) fall in different banks.
+__host__ __device__ constexpr int ring_offset(int stage, int r, int c) {
+    const int step = c / 2;
+    return ((stage * kStripe + r) * kRowPieces + step / 4) * kLine + kPiece + (((step % 4) ^ (r % 4)) * 32) +
+           (c % 2) * 16;
 }
+
+// The region offset of byte j (0..7) of q's entry for this lane: a byte permute puts the byte in bits 8..15 and takes
+// bits 0..7 from lane4 (the lane's offset, 4 lane; its higher bytes are zero).
+template <int J> __device__ __forceinline__ std::uint32_t lookup_address(uint2 q, std::uint32_t lane4) {
+    return __byte_perm(J < 4 ? q.x : q.y, lane4, 0x5504u | ((J % 4) << 4));
+}
+
+__device__ __forceinline__ std::uint32_t lds32(std::uint32_t address) {
+    std::uint32_t v;
+    asm volatile("ld.shared.b32 %0, [%1];" : "=r"(v) : "r"(address));
+    return v;
+}
+__device__ __forceinline__ uint2 lds64(std::uint32_t address) {
+    uint2 v;
+    asm volatile("ld.shared.v2.b32 {%0, %1}, [%2];" : "=r"(v.x), "=r"(v.y) : "r"(address));
+    return v;
+}
+__device__ __forceinline__ uint4 lds128(std::uint32_t address) {
+    uint4 v;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(address));
+    return v;
+}
+__device__ __forceinline__ float lds_f32(std::uint32_t address) { return __uint_as_float(lds32(address)); }
 
 struct KernelArgs {
     const void* x;
@@ -128,7 +152,7 @@ __device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_w
             for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
             if (lane == 0) warp_sums[m][warp] = sum;
         }
-        cp_async_wait<kStages - 1>(); // this thread's copies of the norm weight (the oldest group)
+        cp_async_wait<kStages>(); // this thread's copies of the norm weight (the oldest group)
         __syncthreads();
         if (threadIdx.x < a.rows) {
             float sum = 0.0f;
@@ -224,15 +248,21 @@ struct Issuer {
     static constexpr int kScaleRowStride = kThreads / kStageSteps, kScaleCopies = kStripe / kScaleRowStride;
     static_assert(kThreads % kChunks == 0 && kStripe % kRowStride == 0 && kThreads % kStageSteps == 0 &&
                   kStripe % kScaleRowStride == 0, "a stage's copies split evenly over the threads");
+    static_assert(kRowStride % 4 == 0, "a thread's rows share their permutation (ring_offset)");
     int stripe = -1;
     const unsigned char* w[kRowCopies]; // rows r + i kRowStride of the stripe, at chunk c of step 0
     std::int64_t scale_k[kScaleCopies]; // (r2 + i kScaleRowStride) * in: the absmax rows' first weights
     int c, r, j, r2;
+    std::uint32_t dst, scale_dst; // shared addresses of this thread's first copies in stage slot 0
 
-    __device__ Issuer() : c(threadIdx.x % kChunks), r(threadIdx.x / kChunks), j(threadIdx.x % kStageSteps),
-                          r2(threadIdx.x / kStageSteps) {}
+    __device__ Issuer(std::uint32_t region, std::uint32_t scales)
+        : c(threadIdx.x % kChunks), r(threadIdx.x / kChunks), j(threadIdx.x % kStageSteps),
+          r2(threadIdx.x / kStageSteps) {
+        dst = region + ring_offset(0, r, c);
+        scale_dst = scales + (r2 * kScalePitch + j) * 4;
+    }
 
-    __device__ __forceinline__ void issue(const KernelArgs& a, const StageAt& s, unsigned char* slot) {
+    __device__ __forceinline__ void issue(const KernelArgs& a, const StageAt& s, int slot) {
         if (s.count <= 0) return;
         if (s.stripe != stripe) {
             stripe = s.stripe;
@@ -246,42 +276,51 @@ struct Issuer {
         const int offset = s.first * (kStep / 2);
         if (c < s.count * 2)
 #pragma unroll
-            for (int i = 0; i < kRowCopies; ++i) cp_async16(slot + (r + i * kRowStride) * kRowPitch + c * 16, w[i] + offset);
+            for (int i = 0; i < kRowCopies; ++i)
+                cp_async16(dst + slot * (kStripe * kRowPieces * kLine) + i * (kRowStride * kRowPieces * kLine),
+                           w[i] + offset);
         if (j < s.count)
 #pragma unroll
             for (int i = 0; i < kScaleCopies; ++i)
-                cp_async4(slot + kStripe * kRowPitch + ((r2 + i * kScaleRowStride) * kScalePitch + j) * 4,
+                cp_async4(scale_dst + slot * kScaleStageBytes + i * (kScaleRowStride * kScalePitch * 4),
                           a.absmax + ((scale_k[i] + static_cast<std::int64_t>(s.first + j) * kStep) >> a.blocksize_shift));
     }
 };
 
+// A lane's shared addresses for its warp's first step of stage slot 0; step u of the warp's steps in a stage and
+// the slot add constants.
+struct Reader {
+    std::uint32_t q;     // weight row g (row g + 8 is kRowOf8 further)
+    std::uint32_t scale; // absmax of row g (row g + 8: kScaleOf8)
+    std::uint32_t x;     // x' row g, k = 16 t of step 0 of the GEMV (x' has all of k); past the rows, the last row,
+                         // whose products land in columns of y that are never written
+    std::uint32_t lane4; // the lane's copy in a table line
+    static constexpr int kRowOf8 = 8 * kRowPieces * kLine, kScaleOf8 = 8 * kScalePitch * 4;
+    static constexpr int kSlot = kStripe * kRowPieces * kLine;
+};
+
 template <typename T>
-__device__ __forceinline__ void compute_stage(const StageAt& s, const unsigned char* slot, float (&acc)[4],
-                                              const unsigned char* lut_bytes, std::uint32_t lane4, const uint4* xrow,
-                                              bool has_x, int warp, int g, int t) {
-    const float* scales = reinterpret_cast<const float*>(slot + kStripe * kRowPitch);
+__device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float (&acc)[4], std::uint32_t region,
+                                              const Reader& rd, int warp) {
+    const std::uint32_t q = rd.q + slot * Reader::kSlot, scale = rd.scale + slot * kScaleStageBytes;
+    const std::uint32_t x = rd.x + s.first * (kStep * static_cast<int>(sizeof(T)));
 #pragma unroll
     for (int u = 0; u < kStageSteps / kWarps; ++u) {
         const int j = warp + u * kWarps;
         if (j >= s.count) break;
-        const uint2 q0 = *reinterpret_cast<const uint2*>(slot + g * kRowPitch + j * (kStep / 2) + t * 8);
-        const uint2 q1 = *reinterpret_cast<const uint2*>(slot + (g + 8) * kRowPitch + j * (kStep / 2) + t * 8);
-        const float s0 = scales[g * kScalePitch + j], s1 = scales[(g + 8) * kScalePitch + j];
-        const int step = s.first + j;
-        uint4 xa = make_uint4(0, 0, 0, 0), xb = xa;
-        if (has_x) {
-            xa = xrow[step * (kStep / 8)];
-            xb = xrow[step * (kStep / 8) + 1];
-        }
+        // Step j is in line j / 4 = warp / 4 + 2 u of the row, at (j % 4) = (warp % 4), which rd.q includes.
+        const uint2 q0 = lds64(q + u * (kWarps / 4) * kLine), q1 = lds64(q + u * (kWarps / 4) * kLine + Reader::kRowOf8);
+        const float s0 = lds_f32(scale + u * kWarps * 4), s1 = lds_f32(scale + u * kWarps * 4 + Reader::kScaleOf8);
+        const uint4 xa = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)));
+        const uint4 xb = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)) + 16);
         const std::uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
         float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #define GLM4V_NF4_MMA(S)                                                                                               \
     {                                                                                                                  \
-        const std::uint32_t frag[4] = {                                                                                \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(q0, lane4)),                       \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S)>(q1, lane4)),                       \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(q0, lane4)),                   \
-            *reinterpret_cast<const std::uint32_t*>(lut_bytes + lut_offset<2 * (S) + 1>(q1, lane4))};                  \
+        const std::uint32_t frag[4] = {lds32(region + lookup_address<2 * (S)>(q0, rd.lane4)),                          \
+                                       lds32(region + lookup_address<2 * (S)>(q1, rd.lane4)),                          \
+                                       lds32(region + lookup_address<2 * (S) + 1>(q0, rd.lane4)),                      \
+                                       lds32(region + lookup_address<2 * (S) + 1>(q1, rd.lane4))};                     \
         Mma<T>::run(d, frag, xw[2 * (S)], xw[2 * (S) + 1]);                                                            \
     }
         GLM4V_NF4_MMA(0)
@@ -365,13 +404,14 @@ template <typename T> __device__ void join_split_parts(const KernelArgs& a, cons
     }
 }
 
-// The ring: stage i of this block goes to slot i % kStages. Stage i + kStages - 1 is issued into the slot stage i - 1
-// left once every warp is past it (the barrier), then stage i is computed: kStages - 1 stages are always in flight,
-// across unit boundaries too. The first ones go out before the table fill and the prologue, which do not need them,
-// and before waiting for the previous kernel to finish (programmatic dependent launch), so the start overlaps the
-// previous kernel's end.
+// The ring: stage i of this block goes to slot i % kStages. Once every warp is past stage i (the barrier after it),
+// stage i + kStages is issued into its slot, before the wait for stage i + 1: a block that waits has kStages stages
+// in flight, not the one it had when the slot was refilled only after that wait. This costs a second barrier a stage
+// and gained little (h_to_4h 25.9 -> 25.2 us, docs/performance.md): more bytes in flight is not what the kernel lacks. The first stages go out before the table fill and the prologue, which do not
+// need them, and before waiting for the previous kernel to finish (programmatic dependent launch), so the start
+// overlaps the previous kernel's end.
 template <typename T, GemvPrologue kPrologue>
-__global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs a) {
+__global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs a) {
     extern __shared__ __align__(16) unsigned char smem[];
     const int in = static_cast<int>(a.in_features);
     const int xstride = in + kXPad;
@@ -379,11 +419,12 @@ __global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs 
     const int g = lane >> 2, t = lane & 3;
     const Plan plan(a.in_features, a.out_features, a.splits);
 
-    unsigned char* ring = smem;
-    std::uint32_t* lut = reinterpret_cast<std::uint32_t*>(smem + kStages * kStageBytes);
-    T* xs = reinterpret_cast<T*>(smem + kStages * kStageBytes + kLutBytes);
+    unsigned char* region = smem; // the table and the ring
+    unsigned char* scales = smem + kRegionBytes;
+    T* xs = reinterpret_cast<T*>(scales + kStages * kScaleStageBytes);
     T* norm_ws = xs + a.rows * xstride; // RMSNorm's weight [in]
     float* partial = reinterpret_cast<float*>(norm_ws + (kPrologue == GemvPrologue::RmsNorm ? in : 0));
+    const std::uint32_t region_at = shared_address(region);
 
     allow_next_kernel();
     if constexpr (kPrologue == GemvPrologue::RmsNorm) { // the oldest group of copies: stage_x waits for it alone
@@ -393,40 +434,42 @@ __global__ void __launch_bounds__(kThreads, 3) nf4_gemv_kernel(const KernelArgs 
     }
     const Walk walk(a.splits);
     StageAt cur = first_stage(a, plan), ahead = cur;
-    Issuer issuer;
+    Issuer issuer(region_at, shared_address(scales));
 #pragma unroll
-    for (int i = 0; i < kStages - 1; ++i) {
-        issuer.issue(a, ahead, ring + i * kStageBytes);
+    for (int i = 0; i < kStages; ++i) {
+        issuer.issue(a, ahead, i);
         cp_async_commit();
         advance(ahead, a, plan, walk);
     }
-    for (int i = threadIdx.x; i < kLutBytes / 16; i += kThreads) { // four lanes' copies of one byte per store
+    for (int i = threadIdx.x; i < kLines * 8; i += kThreads) { // four lanes' copies of one byte per store
         const int byte = i >> 3;
         const std::uint32_t v = Act<T>::pack(a.code.v[byte >> 4], a.code.v[byte & 15]); // high nibble first
-        reinterpret_cast<uint4*>(lut)[i] = make_uint4(v, v, v, v);
+        *reinterpret_cast<uint4*>(region + byte * kLine + (i & 7) * 16) = make_uint4(v, v, v, v);
     }
     grid_dependency_wait(); // x, the residual and y belong to the kernels before
     stage_x<T, kPrologue>(a, xs, xstride, norm_ws);
 
-    const unsigned char* lut_bytes = reinterpret_cast<const unsigned char*>(lut);
-    const std::uint32_t lane4 = static_cast<std::uint32_t>(lane) * 4;
-    const uint4* xrow = reinterpret_cast<const uint4*>(xs + g * xstride) + t * 2; // this lane's 16 x values of step 0
-    const bool has_x = g < a.rows;
+    Reader rd;
+    rd.q = region_at + ring_offset(0, g, 2 * (warp % 4)) + (warp / 4) * kLine + t * 8;
+    rd.scale = shared_address(scales) + (g * kScalePitch + warp) * 4;
+    rd.x = shared_address(xs + min(g, a.rows - 1) * xstride + warp * kStep + t * 16);
+    rd.lane4 = static_cast<std::uint32_t>(lane) * 4;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int slot = 0, free_slot = kStages - 1; cur.unit < plan.units;) {
-        cp_async_wait<kStages - 2>(); // this thread's copies of the current stage are done
-        __syncthreads();              // everyone's are, and every warp is past the previous stage (and the prologue)
-        issuer.issue(a, ahead, ring + free_slot * kStageBytes);
+    for (int slot = 0; cur.unit < plan.units;) {
+        cp_async_wait<kStages - 1>(); // this thread's copies of the current stage are done; the next may still fly
+        __syncthreads();              // everyone's are (and the prologue's x')
+        compute_stage<T>(cur, slot, acc, region_at, rd, warp);
+        if (cur.stage == plan.unit_stages - 1) {
+            finish_unit<T>(a, partial, acc, cur, warp, g, t); // ends with a barrier
+            acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+        } else {
+            __syncthreads(); // every warp is past the slot
+        }
+        issuer.issue(a, ahead, slot);
         cp_async_commit();
         advance(ahead, a, plan, walk);
-        compute_stage<T>(cur, ring + slot * kStageBytes, acc, lut_bytes, lane4, xrow, has_x, warp, g, t);
-        if (cur.stage == plan.unit_stages - 1) {
-            finish_unit<T>(a, partial, acc, cur, warp, g, t);
-            acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
-        }
         advance(cur, a, plan, walk);
         slot = slot == kStages - 1 ? 0 : slot + 1;
-        free_slot = free_slot == kStages - 1 ? 0 : free_slot + 1;
     }
     cp_async_wait<0>();
     if (a.splits > 1) join_split_parts<T>(a, plan);
@@ -439,17 +482,18 @@ int x_bytes(int rows, std::int64_t in, std::size_t elem, GemvPrologue prologue) 
 }
 
 int smem_bytes(int rows, std::int64_t in, std::size_t elem, GemvPrologue prologue) {
-    return kStages * kStageBytes + kLutBytes + x_bytes(rows, in, elem, prologue) + kReduceBytes;
+    return kFixedSmem + x_bytes(rows, in, elem, prologue);
 }
 
-int g_smem_cap = 0; // nf4_gemv_limit_shared_memory
+int g_smem_cap = 0;     // nf4_gemv_limit_shared_memory
+int g_forced_splits = 0; // nf4_gemv_force_splits
 
 // x' bytes that fit the current device beside the ring, the table and the sums: 96 KB on an H100 (227 KB of shared
-// memory a block), 25 KB on a GeForce RTX 30 or 40 (99 KB).
+// memory a block), 26 KB on a GeForce RTX 30 or 40 (99 KB).
 int x_room() {
     int optin = current_device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin);
     if (g_smem_cap > 0) optin = std::min(optin, g_smem_cap);
-    return std::min(kSmemXLimit, optin - kStaticSmem - (kStages * kStageBytes + kLutBytes + kReduceBytes));
+    return std::min(kSmemXLimit, optin - kStaticSmem - kFixedSmem);
 }
 
 // Rows of x that one launch takes (x' must fit the room).
@@ -484,16 +528,20 @@ int resident_blocks(const void* kernel, int smem) {
     return known.back().blocks;
 }
 
-// The persistent grid (all blocks the SMs hold at once), and the splits of k that spread the units over it most
-// evenly (the time is set by the blocks with the most units), each split taken only if it betters the spread by 8%
-// and its parts keep at least half a stage.
+// The persistent grid (all blocks the SMs hold at once), and the splits of k that finish soonest by a cost model in
+// stages: a block takes rounds of units, each its part of k plus kUnitCost (its sums and the stage it leaves part
+// full), and a split GEMV adds kJoinCost (fences and L2 round trips of the join). Fitted to `gpu_check.sh
+// bench-splits` on the H200: qkv unsplit 6.6 us, in 2, 3 and 4 parts 10.5, 11.8 and 13.4; dense 6.0 against 8.4 in
+// 2 (docs/performance.md). Spreading units evenly alone had split qkv in 3. Parts keep at least half a stage.
+constexpr double kUnitCost = 0.5, kJoinCost = 2.0;
+
 template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4DeviceWeight& w, int rows, int room) {
     const auto kernel = nf4_gemv_kernel<T, kPrologue>;
     // The most a launch of this kernel may take on this device, not on the largest card: a GeForce refuses more.
     static thread_local int allowed[64] = {};
     int device = 0;
     GLM4V_CUDA_CHECK(cudaGetDevice(&device));
-    const int most = kStages * kStageBytes + kLutBytes + room + kReduceBytes;
+    const int most = kFixedSmem + room;
     if (device >= 64 || allowed[device] != most) {
         GLM4V_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
         if (device < 64) allowed[device] = most;
@@ -506,12 +554,21 @@ template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4Device
     for (int s = 1; s <= kMaxSplits; ++s) {
         const int part = (steps + s - 1) / s;
         if (s > 1 && (stripes > kMaxSplitStripes || part < kStageSteps / 2 || (s - 1) * part >= steps)) break;
-        const std::int64_t units = stripes * s;
-        const double even = static_cast<double>(units) / static_cast<double>((units + l.grid - 1) / l.grid * l.grid);
-        if (even > best + 0.08) { // a split costs the workspace's traffic and the join
-            best = even;
+        const std::int64_t rounds = (stripes * s + l.grid - 1) / l.grid;
+        const double stages = static_cast<double>(rounds) * (static_cast<double>(part) / kStageSteps + kUnitCost) +
+                              (s > 1 ? kJoinCost : 0.0);
+        if (s == 1 || stages < best) {
+            best = stages;
             l.splits = s;
         }
+    }
+    if (g_forced_splits > 0) {
+        const int part = (steps + g_forced_splits - 1) / g_forced_splits;
+        GLM4V_CHECK(g_forced_splits <= kMaxSplits && (g_forced_splits == 1 || stripes <= kMaxSplitStripes) &&
+                        (g_forced_splits - 1) * part < steps,
+                    ErrorKind::InvalidInput)
+            << "nf4_gemv: " << g_forced_splits << " splits do not fit a GEMV of " << steps << " steps";
+        l.splits = g_forced_splits;
     }
     l.grid = static_cast<int>(std::min<std::int64_t>(l.grid, stripes * l.splits));
     return l;
@@ -580,6 +637,8 @@ bool nf4_gemv_supports(const Nf4DeviceWeight& w) {
 }
 
 void nf4_gemv_limit_shared_memory(int bytes) { g_smem_cap = bytes; }
+
+void nf4_gemv_force_splits(int splits) { g_forced_splits = splits; }
 
 std::int64_t nf4_gemv_workspace_floats(const Nf4DeviceWeight& w) {
     const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;

@@ -39,7 +39,7 @@ struct Nf4GemvParams {
     void* y = nullptr;                 // [rows, out]
     float* workspace = nullptr;        // nf4_gemv_workspace_floats(w) floats on the device
 };
-// in % 64 == 0, one row of x' in the current device's shared memory (in <= 49088 on an H100, 12672 on a GeForce RTX
+// in % 64 == 0, one row of x' in the current device's shared memory (in <= 49088 on an H100, 13184 on a GeForce RTX
 // 30 or 40, whose 99 KB leave room for less), blocksize a power of two >= 64. Callers fall back to dequantize and a
 // matmul where it is false.
 bool nf4_gemv_supports(const Nf4DeviceWeight& w);
@@ -47,6 +47,9 @@ std::int64_t nf4_gemv_workspace_floats(const Nf4DeviceWeight& w);
 // Sizes later GEMVs as if the card allowed a block at most `bytes` of shared memory (0: what it allows), so tests on
 // a large card check a small one's limits.
 void nf4_gemv_limit_shared_memory(int bytes);
+// Splits every later GEMV's k in `splits` parts (0: as many as even out the blocks' shares best), for tuning runs
+// (bench_nf4 --splits).
+void nf4_gemv_force_splits(int splits);
 void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 

@@ -125,9 +125,9 @@ TEST_CASE("the NF4 GEMV matches the CPU reference on every model shape", "[cuda]
 }
 
 TEST_CASE("an NF4 GEMV whose k is split over blocks is exact and deterministic", "[cuda][nf4][gemv][split]") {
-    // Few output rows (63 stripes, the last one partial) and a long k: the kernel splits k so the SMs get even
-    // shares, and the parts meet in a workspace. Every run must give the same bits, whichever part finishes last,
-    // and the arrival counters must be back at zero for the next GEMV (a different weight in between).
+    // Few output rows (63 stripes, the last one partial) and a long k, split in 4 parts whatever the launch plan
+    // would pick; the parts meet in a workspace. Every run must give the same bits, whichever part finishes last,
+    // and the arrival counters must be back at zero for the next GEMV (a different weight, split as the plan picks).
     torch::manual_seed(16);
     const torch::Device cuda(torch::kCUDA);
     const quant::Nf4Weight cpu = random_weight(1000, 8192, 128);
@@ -136,14 +136,18 @@ TEST_CASE("an NF4 GEMV whose k is split over blocks is exact and deterministic",
     for (const std::int64_t rows : {1, 5}) {
         const torch::Tensor x = torch::randn({rows, 8192}).to(torch::kBFloat16);
         const torch::Tensor ref = reference_gemv(x, cpu, torch::Tensor());
+        kernels::nf4_gemv_force_splits(4);
         const torch::Tensor first = kernels::nf4_gemv(x.to(cuda), gpu);
         const double err = relative_error(first, ref);
         report("split-k gemv [1000x8192] blocksize 128 rows " + std::to_string(rows), err);
         CHECK(err < 1e-2);
         for (int run = 0; run < 20; ++run) {
+            kernels::nf4_gemv_force_splits(0);
             kernels::nf4_gemv(torch::randn({rows, 15360}).to(torch::kBFloat16).to(cuda), other);
+            kernels::nf4_gemv_force_splits(4);
             CHECK(torch::equal(kernels::nf4_gemv(x.to(cuda), gpu), first));
         }
+        kernels::nf4_gemv_force_splits(0);
     }
 }
 
