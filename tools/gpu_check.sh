@@ -16,8 +16,10 @@
 #   bench-model-default   bench_model.json only                                                        (~2.5 min)
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
-#   bench-splits          bench_splits_<shape>_<n>.json: GEMVs with k forced into n parts (SPLIT_SHAPES, SPLITS)  (~20 s)
-#   ncu                   ncu_<shape>.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES               (~1 min)
+#   bench-splits          bench_splits.json: GEMVs with k forced into n parts (SPLIT_SHAPES, SPLITS)       (~20 s)
+#   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES                       (~1 min)
+# The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,
+# golden.log, the JSON above, ncu.txt). The default stages make exactly 8; a call that adds a stage should drop one.
 # MEMCHECK_TESTS narrows memcheck to a Catch2 test spec (e.g. "[decode],[prefill]") after a change to those kernels.
 # BENCH_MODEL_ARGS adds arguments to every bench_model run (e.g. "--reps 3"). Plots from the JSON:
 # tools/plot_performance.py, on the development machine.
@@ -71,7 +73,7 @@ stage_build() {
     cmake --build "$BUILD" -j"$(nproc)" --target glm4v test_cuda_nf4 bench_nf4 bench_model bench_startup >>"$LOG" 2>&1 ||
         { grep -E "error|FAILED" "$LOG" | head -30; fail build; return; }
     grep -E "warning" "$LOG" | sort -u | head -20
-    cuobjdump --dump-resource-usage "$BUILD/engine/cuda/libglm4v_cuda_kernels.a" >"$OUT/resource_usage.txt" 2>&1
+    cuobjdump --dump-resource-usage "$BUILD/engine/cuda/libglm4v_cuda_kernels.a" >>"$LOG" 2>&1
 }
 
 stage_test() {
@@ -132,39 +134,52 @@ PY
 }
 
 # The GEMV of each shape in SPLIT_SHAPES (comma-separated bench shape names) with its k forced into each number of
-# parts in SPLITS, against the launch plan's own choice (0): bench_splits_<shape>_<n>.json.
+# parts in SPLITS, against the launch plan's own choice (0): bench_splits.json, {shape: {parts: bench_nf4's JSON}}.
 stage_bench_splits() {
     step "bench-splits ${SPLIT_SHAPES:=language qkv} ${SPLITS:=0 1 2 3 4}"
-    local shape name n
+    local shape n runs
+    runs=$(mktemp -d)
     IFS=, read -ra shapes <<<"$SPLIT_SHAPES"
     for shape in "${shapes[@]}"; do
-        name=${shape// /_}
         for n in $SPLITS; do
             timeout 100 "$BUILD/bench/gpu/bench_nf4" --reps 50 --shape "$shape" --splits "$n" \
-                >"$OUT/bench_splits_${name}_$n.json" 2>>"$LOG" || fail "bench_splits $shape $n"
-            python3 - "$OUT/bench_splits_${name}_$n.json" "$n" <<'PY' | tee -a "$LOG"
-import json, sys
-d = json.load(open(sys.argv[1]))
-for k in d["kernels"]:
-    if k["kernel"] == "nf4_gemv_bf16":
-        print(f"{k['shape']:18} splits {sys.argv[2]:>2}  rows {k['rows']}  {k['ms'] * 1e3:7.1f} us  {k['of_copy'] * 100:5.1f}% of copy")
-PY
+                >"$runs/${shape// /_}.$n.json" 2>>"$LOG" || fail "bench_splits $shape $n"
         done
     done
+    python3 - "$runs" "$OUT/bench_splits.json" <<'PY' | tee -a "$LOG"
+import json, pathlib, sys
+runs = {}
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+    parts = f.stem.rsplit(".", 1)[1]
+    try:
+        d = json.loads(f.read_text())
+    except ValueError as e:
+        print(f"{f.name}: no JSON ({e})")
+        continue
+    runs.setdefault(d["kernels"][0]["shape"], {})[parts] = d
+    for k in d["kernels"]:
+        if k["kernel"] == "nf4_gemv_bf16":
+            print(f"{k['shape']:18} splits {parts:>2}  rows {k['rows']}  {k['ms'] * 1e3:7.1f} us  "
+                  f"{k['of_copy'] * 100:5.1f}% of copy")
+json.dump(runs, open(sys.argv[2], "w"), indent=1)
+PY
+    rm -rf "$runs"
 }
 
 stage_ncu() {
     step "ncu ${NCU_SHAPES:=language qkv,language h_to_4h}"
-    local shape name
+    local shape report
     IFS=, read -ra shapes <<<"$NCU_SHAPES"
     for shape in "${shapes[@]}"; do
-        name=${shape// /_}
+        report=$(mktemp)
         timeout 200 ncu -k regex:nf4_gemv --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
             --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats \
             --section Occupancy --section LaunchStats --section InstructionStats --section SourceCounters \
-            "$BUILD/bench/gpu/bench_nf4" --reps 3 --shape "$shape" >"$OUT/ncu_$name.txt" 2>&1 || fail "ncu $shape"
+            "$BUILD/bench/gpu/bench_nf4" --reps 3 --shape "$shape" >"$report" 2>&1 || fail "ncu $shape"
+        { echo "==== $shape"; cat "$report"; } >>"$OUT/ncu.txt"
         grep -E "Duration|DRAM Throughput|Memory Throughput|Issue Slots Busy|No Eligible|Achieved Occupancy|Stall" \
-            "$OUT/ncu_$name.txt" | head -20 | tee -a "$LOG"
+            "$report" | head -20 | tee -a "$LOG"
+        rm -f "$report"
     done
 }
 
