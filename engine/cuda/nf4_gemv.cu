@@ -15,7 +15,7 @@
 //
 // Work split: the output is cut into stripes of 16 rows (one mma tile), each stripe's k into `splits` parts; a unit is
 // one part of one stripe, and a persistent grid (the blocks the SMs hold at once) takes units b, b + grid, ... in turn.
-// Splits even out the blocks' shares where few stripes meet a long k (plan_launch weighs that against the join's cost;
+// Splits even out the blocks' shares where few stripes meet a long k (gemv_plan.h weighs that against the join's cost;
 // no decode shape splits on an H200); a unit's weights are one or more stages of kStageSteps k steps of 64 (one absmax
 // block each) for the 16 rows. In a stage, warp w takes steps w, w + kWarps, ...; in a step, lane (g, t) = (lane / 4,
 // lane % 4) reads 8 bytes (16 weights, k = 16 t .. 16 t + 15) of rows g and g + 8 of the stripe, and byte j of them
@@ -33,6 +33,7 @@
 // base stays in a uniform register and each load's address is one instruction.
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/gemv_plan.h"
 #include "engine/cuda/nf4_common.cuh"
 #include "engine/cuda/nf4_kernels.h"
 
@@ -528,13 +529,7 @@ int resident_blocks(const void* kernel, int smem) {
     return known.back().blocks;
 }
 
-// The persistent grid (all blocks the SMs hold at once), and the splits of k that finish soonest by a cost model in
-// stages: a block takes rounds of units, each its part of k plus kUnitCost (its sums and the stage it leaves part
-// full), and a split GEMV adds kJoinCost (fences and L2 round trips of the join). Fitted to `gpu_check.sh
-// bench-splits` on the H200: qkv unsplit 6.6 us, in 2, 3 and 4 parts 10.5, 11.8 and 13.4; dense 6.0 against 8.4 in
-// 2 (docs/performance.md). Spreading units evenly alone had split qkv in 3. Parts keep at least half a stage.
-constexpr double kUnitCost = 0.5, kJoinCost = 2.0;
-
+// The persistent grid (all blocks the SMs hold at once), and the splits of k that finish soonest on it (gemv_plan.h).
 template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4DeviceWeight& w, int rows, int room) {
     const auto kernel = nf4_gemv_kernel<T, kPrologue>;
     // The most a launch of this kernel may take on this device, not on the largest card: a GeForce refuses more.
@@ -550,18 +545,7 @@ template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4Device
              1};
     const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;
     const int steps = static_cast<int>(w.in_features / kStep);
-    double best = 0.0;
-    for (int s = 1; s <= kMaxSplits; ++s) {
-        const int part = (steps + s - 1) / s;
-        if (s > 1 && (stripes > kMaxSplitStripes || part < kStageSteps / 2 || (s - 1) * part >= steps)) break;
-        const std::int64_t rounds = (stripes * s + l.grid - 1) / l.grid;
-        const double stages = static_cast<double>(rounds) * (static_cast<double>(part) / kStageSteps + kUnitCost) +
-                              (s > 1 ? kJoinCost : 0.0);
-        if (s == 1 || stages < best) {
-            best = stages;
-            l.splits = s;
-        }
-    }
+    l.splits = gemv_splits(stripes, steps, l.grid, {kMaxSplits, kMaxSplitStripes, kStageSteps});
     if (g_forced_splits > 0) {
         const int part = (steps + g_forced_splits - 1) / g_forced_splits;
         GLM4V_CHECK(g_forced_splits <= kMaxSplits && (g_forced_splits == 1 || stripes <= kMaxSplitStripes) &&
