@@ -105,7 +105,9 @@ __device__ __forceinline__ uint2 lds64(std::uint32_t address) {
 }
 __device__ __forceinline__ uint4 lds128(std::uint32_t address) {
     uint4 v;
-    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(address));
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(address));
     return v;
 }
 __device__ __forceinline__ float lds_f32(std::uint32_t address) { return __uint_as_float(lds32(address)); }
@@ -310,7 +312,8 @@ __device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float 
         const int j = warp + u * kWarps;
         if (j >= s.count) break;
         // Step j is in line j / 4 = warp / 4 + 2 u of the row, at (j % 4) = (warp % 4), which rd.q includes.
-        const uint2 q0 = lds64(q + u * (kWarps / 4) * kLine), q1 = lds64(q + u * (kWarps / 4) * kLine + Reader::kRowOf8);
+        const std::uint32_t qu = q + u * (kWarps / 4) * kLine;
+        const uint2 q0 = lds64(qu), q1 = lds64(qu + Reader::kRowOf8);
         const float s0 = lds_f32(scale + u * kWarps * 4), s1 = lds_f32(scale + u * kWarps * 4 + Reader::kScaleOf8);
         const uint4 xa = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)));
         const uint4 xb = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)) + 16);
@@ -406,11 +409,13 @@ template <typename T> __device__ void join_split_parts(const KernelArgs& a, cons
 }
 
 // The ring: stage i of this block goes to slot i % kStages. Once every warp is past stage i (the barrier after it),
-// stage i + kStages is issued into its slot, before the wait for stage i + 1: a block that waits has kStages stages
-// in flight, not the one it had when the slot was refilled only after that wait. This costs a second barrier a stage
-// and gained little (h_to_4h 25.9 -> 25.2 us, docs/performance.md): more bytes in flight is not what the kernel lacks. The first stages go out before the table fill and the prologue, which do not
-// need them, and before waiting for the previous kernel to finish (programmatic dependent launch), so the start
-// overlaps the previous kernel's end.
+// stage i + kStages is issued into its slot, before the wait for stage i + 1: a block that waits has kStages stages in
+// flight, not the one it had when the slot was refilled only after that wait. This costs a second barrier a stage and
+// gained little (h_to_4h 25.9 -> 25.2 us, docs/performance.md): more bytes in flight is not what the kernel lacks. The
+// first stages go out before the table fill and the prologue, which do not need them, and before waiting for the
+// previous kernel to finish (programmatic dependent launch), so the start overlaps the previous kernel's end. Two
+// blocks an SM is what shared memory allows; bounds of 3 had squeezed the registers so that the compiler recomputed the
+// shared base each stage in a vector register, and each lookup paid an add again.
 template <typename T, GemvPrologue kPrologue>
 __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs a) {
     extern __shared__ __align__(16) unsigned char smem[];
