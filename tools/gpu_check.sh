@@ -20,6 +20,7 @@
 #   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES                       (~1 min)
 # The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,
 # golden.log, the JSON above, ncu.txt). The default stages make exactly 8; a call that adds a stage should drop one.
+# BUILD_TARGETS narrows the build (e.g. "test_cuda_nf4 bench_nf4" for a kernel's test and timing alone).
 # MEMCHECK_TESTS narrows memcheck to a Catch2 test spec (e.g. "[decode],[prefill]") after a change to those kernels.
 # BENCH_MODEL_ARGS adds arguments to every bench_model run (e.g. "--reps 3"). Plots from the JSON:
 # tools/plot_performance.py, on the development machine.
@@ -70,7 +71,9 @@ stage_build() {
         python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'
     } >>"$LOG" 2>&1
     configure "$BUILD" -DGLM4V_GOLDEN_DIR="$GOLDEN" || { tail -30 "$LOG"; fail configure; return; }
-    cmake --build "$BUILD" -j"$(nproc)" --target glm4v test_cuda_nf4 bench_nf4 bench_model bench_startup >>"$LOG" 2>&1 ||
+    # shellcheck disable=SC2086
+    cmake --build "$BUILD" -j"$(nproc)" --target ${BUILD_TARGETS:-glm4v test_cuda_nf4 bench_nf4 bench_model bench_startup} \
+        >>"$LOG" 2>&1 ||
         { grep -E "error|FAILED" "$LOG" | head -30; fail build; return; }
     grep -E "warning" "$LOG" | sort -u | head -20
     cuobjdump --dump-resource-usage "$BUILD/engine/cuda/libglm4v_cuda_kernels.a" >>"$LOG" 2>&1
