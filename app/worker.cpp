@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <new>
 #include <set>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "app/embedding_cache.h"
+#include "app/failure.h"
 #include "app/history_store.h"
 #include "app/image_intake.h"
 #include "engine/io/model_dir.h"
@@ -130,12 +130,8 @@ void Worker::run_lane(Lane& lane) {
         // The lock is dropped during the job: submit() and cancel() never wait on it.
         try {
             job();
-        } catch (const Error& e) {
-            push_failure(0, e);
-        } catch (const std::bad_alloc&) {
-            push_failure(0, Error(ErrorKind::OutOfMemory, "out of memory"));
         } catch (const std::exception& e) {
-            push_failure(0, Error(ErrorKind::Unsupported, std::string("internal error: ") + e.what()));
+            push_failure(0, failure_from(e, "working"));
         }
     }
 }
@@ -334,6 +330,9 @@ void Worker::load_model(const Command& command) {
         }
         push_failure(0, e);
         return;
+    } catch (const std::exception& e) {
+        push_failure(0, failure_from(e, "loading the model"));
+        return;
     }
     Event ready{EventKind::ModelReady};
     ready.text = engine_->model->device().str();
@@ -359,9 +358,9 @@ void Worker::start_conversation(std::int64_t id, engine::RgbImage image, std::st
         push(Event{EventKind::Preparing, id});
         try {
             prepare_chat();
-        } catch (const Error& e) {
+        } catch (const std::exception& e) {
             s.chat.reset();
-            push_failure(id, e);
+            push_failure(id, failure_from(e, "reading the image"));
             return;
         }
         push(Event{EventKind::Prepared, id});
@@ -496,12 +495,8 @@ void Worker::ask(std::int64_t conversation_id, const std::string& question, cons
         }
         reply.text = partial;
         s.chat.reset(); // its state after a throw is unknown: rebuilt from the turns on the next ask
-    } catch (const std::bad_alloc&) {
-        failure = Error(ErrorKind::OutOfMemory, "out of memory while answering");
-        reply.text = partial;
-        s.chat.reset();
     } catch (const std::exception& e) {
-        failure = Error(ErrorKind::Unsupported, std::string("internal error while answering: ") + e.what());
+        failure = failure_from(e, "answering");
         reply.text = partial;
         s.chat.reset();
     }
