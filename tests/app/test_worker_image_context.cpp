@@ -372,7 +372,9 @@ TEST_CASE("a conversation keeps its image at the fourth follow-up and after the 
 }
 
 TEST_CASE("the sidebar's search, rename, and delete with undo go through the worker", "[worker][history]") {
-    const fs::path golden = test::golden_case_dirs().front();
+    const auto cases = test::golden_case_dirs();
+    REQUIRE_FALSE(cases.empty());
+    const fs::path golden = cases.front();
     test::ScratchHome home;
     const auto model = load_model(golden / "model");
     auto reply = [&](const std::string& text) {
