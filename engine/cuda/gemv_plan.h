@@ -19,4 +19,8 @@ struct GemvSplitLimits {
 // and 4 parts 10.5, 11.8 and 13.4; dense 6.0 against 8.4 in 2 (docs/performance.md).
 int gemv_splits(std::int64_t stripes, int steps, int grid, const GemvSplitLimits& limits);
 
+// Whether the kernel can split `stripes` stripes of `steps` k steps in `splits` parts at all: no more parts than the
+// workspace holds, no more split stripes than there are arrival counters, and no part left without steps.
+bool gemv_splits_fit(std::int64_t stripes, int steps, int splits, const GemvSplitLimits& limits);
+
 } // namespace glm4v::engine::cuda

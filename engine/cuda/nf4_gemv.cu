@@ -60,8 +60,10 @@ constexpr int kStages = 2;
 constexpr int kLine = 256;
 constexpr int kLines = 256;
 constexpr int kRegionBytes = kLine * kLines;
-constexpr int kPiece = kLine / 2;                             // ring bytes of a line
-constexpr int kRowPieces = kStageSteps * kStep / 2 / kPiece;  // lines of one weight row of a stage (4 steps a line)
+constexpr int kPiece = kLine / 2;                            // ring bytes of a line
+constexpr int kRowPieces = kStageSteps * kStep / 2 / kPiece; // lines of one weight row of a stage (4 steps a line)
+constexpr int kRingRow = kRowPieces * kLine;                 // region bytes one weight row of a stage spans
+constexpr int kRingSlot = kStripe * kRingRow;                // region bytes of one stage's slot
 static_assert(kStages * kStripe * kRowPieces == kLines, "the ring fills the table's lines exactly");
 constexpr int kScalePitch = kStageSteps + 1;             // absmax of one row in a stage; odd, so rows differ in bank
 constexpr int kScaleStageBytes = kStripe * kScalePitch * 4;
@@ -280,8 +282,7 @@ struct Issuer {
         if (c < s.count * 2)
 #pragma unroll
             for (int i = 0; i < kRowCopies; ++i)
-                cp_async16(dst + slot * (kStripe * kRowPieces * kLine) + i * (kRowStride * kRowPieces * kLine),
-                           w[i] + offset);
+                cp_async16(dst + slot * kRingSlot + i * kRowStride * kRingRow, w[i] + offset);
         if (j < s.count)
 #pragma unroll
             for (int i = 0; i < kScaleCopies; ++i)
@@ -293,19 +294,18 @@ struct Issuer {
 // A lane's shared addresses for its warp's first step of stage slot 0; step u of the warp's steps in a stage and
 // the slot add constants.
 struct Reader {
-    std::uint32_t q;     // weight row g (row g + 8 is kRowOf8 further)
-    std::uint32_t scale; // absmax of row g (row g + 8: kScaleOf8)
+    std::uint32_t q;     // weight row g (row g + 8 is 8 kRingRow further)
+    std::uint32_t scale; // absmax of row g (row g + 8: kScaleOf8 further)
     std::uint32_t x;     // x' row g, k = 16 t of step 0 of the GEMV (x' has all of k); past the rows, the last row,
                          // whose products land in columns of y that are never written
     std::uint32_t lane4; // the lane's copy in a table line
-    static constexpr int kRowOf8 = 8 * kRowPieces * kLine, kScaleOf8 = 8 * kScalePitch * 4;
-    static constexpr int kSlot = kStripe * kRowPieces * kLine;
+    static constexpr int kScaleOf8 = 8 * kScalePitch * 4;
 };
 
 template <typename T>
 __device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float (&acc)[4], std::uint32_t region,
                                               const Reader& rd, int warp) {
-    const std::uint32_t q = rd.q + slot * Reader::kSlot, scale = rd.scale + slot * kScaleStageBytes;
+    const std::uint32_t q = rd.q + slot * kRingSlot, scale = rd.scale + slot * kScaleStageBytes;
     const std::uint32_t x = rd.x + s.first * (kStep * static_cast<int>(sizeof(T)));
 #pragma unroll
     for (int u = 0; u < kStageSteps / kWarps; ++u) {
@@ -313,7 +313,7 @@ __device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float 
         if (j >= s.count) break;
         // Step j is in line j / 4 = warp / 4 + 2 u of the row, at (j % 4) = (warp % 4), which rd.q includes.
         const std::uint32_t qu = q + u * (kWarps / 4) * kLine;
-        const uint2 q0 = lds64(qu), q1 = lds64(qu + Reader::kRowOf8);
+        const uint2 q0 = lds64(qu), q1 = lds64(qu + 8 * kRingRow);
         const float s0 = lds_f32(scale + u * kWarps * 4), s1 = lds_f32(scale + u * kWarps * 4 + Reader::kScaleOf8);
         const uint4 xa = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)));
         const uint4 xb = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)) + 16);
@@ -550,13 +550,12 @@ template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4Device
              1};
     const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;
     const int steps = static_cast<int>(w.in_features / kStep);
-    l.splits = gemv_splits(stripes, steps, l.grid, {kMaxSplits, kMaxSplitStripes, kStageSteps});
+    const GemvSplitLimits limits{kMaxSplits, kMaxSplitStripes, kStageSteps};
+    l.splits = gemv_splits(stripes, steps, l.grid, limits);
     if (g_forced_splits > 0) {
-        const int part = (steps + g_forced_splits - 1) / g_forced_splits;
-        GLM4V_CHECK(g_forced_splits <= kMaxSplits && (g_forced_splits == 1 || stripes <= kMaxSplitStripes) &&
-                        (g_forced_splits - 1) * part < steps,
-                    ErrorKind::InvalidInput)
-            << "nf4_gemv: " << g_forced_splits << " splits do not fit a GEMV of " << steps << " steps";
+        GLM4V_CHECK(gemv_splits_fit(stripes, steps, g_forced_splits, limits), ErrorKind::InvalidInput)
+            << "nf4_gemv: " << g_forced_splits << " splits do not fit a GEMV of " << stripes << " stripes of " << steps
+            << " steps";
         l.splits = g_forced_splits;
     }
     l.grid = static_cast<int>(std::min<std::int64_t>(l.grid, stripes * l.splits));

@@ -47,8 +47,8 @@ std::int64_t nf4_gemv_workspace_floats(const Nf4DeviceWeight& w);
 // Sizes later GEMVs as if the card allowed a block at most `bytes` of shared memory (0: what it allows), so tests on
 // a large card check a small one's limits.
 void nf4_gemv_limit_shared_memory(int bytes);
-// Splits every later GEMV's k in `splits` parts (0: as many as even out the blocks' shares best), for tuning runs
-// (bench_nf4 --splits).
+// Splits every later GEMV's k in `splits` parts (0: as many as the launch plan picks, gemv_plan.h), for tests and
+// tuning runs (bench_nf4 --splits).
 void nf4_gemv_force_splits(int splits);
 void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);

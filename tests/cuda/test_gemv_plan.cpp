@@ -8,6 +8,7 @@
 #include <cstdint>
 
 using glm4v::engine::cuda::gemv_splits;
+using glm4v::engine::cuda::gemv_splits_fit;
 using glm4v::engine::cuda::GemvSplitLimits;
 
 namespace {
@@ -36,6 +37,16 @@ TEST_CASE("few stripes over a long k split, when a block's share outweighs the j
     for (const std::int64_t out : {16, 1792, 4608})
         for (const std::int64_t in : {4096, 15360})
             CHECK(splits(out, in, 1) == 1);
+}
+
+TEST_CASE("a forced split is refused where the kernel cannot do it", "[gemv_plan]") {
+    CHECK(gemv_splits_fit(63, 128, 4, kLimits));
+    CHECK(gemv_splits_fit(20000, 64, 1, kLimits));      // unsplit needs no counters
+    CHECK_FALSE(gemv_splits_fit(63, 128, 9, kLimits));  // more parts than the workspace holds
+    CHECK_FALSE(gemv_splits_fit(4097, 64, 2, kLimits)); // more split stripes than counters
+    CHECK(gemv_splits_fit(1, 3, 3, kLimits));           // parts of 1, 1, 1 steps
+    CHECK_FALSE(gemv_splits_fit(1, 4, 3, kLimits));     // parts of 2, 2 and none
+    CHECK_FALSE(gemv_splits_fit(1, 64, 0, kLimits));
 }
 
 TEST_CASE("a split keeps to the kernel's limits", "[gemv_plan]") {

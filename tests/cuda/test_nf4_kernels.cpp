@@ -130,6 +130,9 @@ TEST_CASE("an NF4 GEMV whose k is split over blocks is exact and deterministic",
     // and the arrival counters must be back at zero for the next GEMV (a different weight, split as the plan picks).
     torch::manual_seed(16);
     const torch::Device cuda(torch::kCUDA);
+    struct Reset {
+        ~Reset() { kernels::nf4_gemv_force_splits(0); }
+    } reset;
     const quant::Nf4Weight cpu = random_weight(1000, 8192, 128);
     const quant::Nf4Weight gpu = cpu.to(cuda);
     const quant::Nf4Weight other = random_weight(1792, 15360).to(cuda);
@@ -147,7 +150,6 @@ TEST_CASE("an NF4 GEMV whose k is split over blocks is exact and deterministic",
             kernels::nf4_gemv_force_splits(4);
             CHECK(torch::equal(kernels::nf4_gemv(x.to(cuda), gpu), first));
         }
-        kernels::nf4_gemv_force_splits(0);
     }
 }
 
