@@ -256,7 +256,7 @@ struct Issuer {
     static_assert(kRowStride % 4 == 0, "a thread's rows share their permutation (ring_offset)");
     int stripe = -1;
     const unsigned char* w[kRowCopies]; // rows r + i kRowStride of the stripe, at chunk c of step 0
-    std::int64_t scale_k[kScaleCopies]; // (r2 + i kScaleRowStride) * in: the absmax rows' first weights
+    std::int64_t scale_k[kScaleCopies]; // (r2 + i kScaleRowStride) * in + j kStep: step j's first weight in a row
     int c, r, j, r2;
     std::uint32_t dst, scale_dst; // shared addresses of this thread's first copies in stage slot 0
 
@@ -272,11 +272,22 @@ struct Issuer {
         if (s.stripe != stripe) {
             stripe = s.stripe;
             const std::int64_t last = a.out_features - 1, base = static_cast<std::int64_t>(stripe) * kStripe;
+            const std::int64_t row_bytes = a.in_features / 2;
+            if (base + kStripe - 1 <= last) { // every stripe but a partial last one: rows a fixed stride apart
+                w[0] = a.packed + (base + r) * row_bytes + c * 16;
 #pragma unroll
-            for (int i = 0; i < kRowCopies; ++i)
-                w[i] = a.packed + min(base + r + i * kRowStride, last) * (a.in_features / 2) + c * 16;
+                for (int i = 1; i < kRowCopies; ++i) w[i] = w[i - 1] + kRowStride * row_bytes;
+                scale_k[0] = (base + r2) * a.in_features + j * kStep;
 #pragma unroll
-            for (int i = 0; i < kScaleCopies; ++i) scale_k[i] = min(base + r2 + i * kScaleRowStride, last) * a.in_features;
+                for (int i = 1; i < kScaleCopies; ++i) scale_k[i] = scale_k[i - 1] + kScaleRowStride * a.in_features;
+            } else {
+#pragma unroll
+                for (int i = 0; i < kRowCopies; ++i)
+                    w[i] = a.packed + min(base + r + i * kRowStride, last) * row_bytes + c * 16;
+#pragma unroll
+                for (int i = 0; i < kScaleCopies; ++i)
+                    scale_k[i] = min(base + r2 + i * kScaleRowStride, last) * a.in_features + j * kStep;
+            }
         }
         const int offset = s.first * (kStep / 2);
         if (c < s.count * 2)
@@ -287,7 +298,7 @@ struct Issuer {
 #pragma unroll
             for (int i = 0; i < kScaleCopies; ++i)
                 cp_async4(scale_dst + slot * kScaleStageBytes + i * (kScaleRowStride * kScalePitch * 4),
-                          a.absmax + ((scale_k[i] + static_cast<std::int64_t>(s.first + j) * kStep) >> a.blocksize_shift));
+                          a.absmax + ((scale_k[i] + static_cast<std::int64_t>(s.first) * kStep) >> a.blocksize_shift));
     }
 };
 
@@ -296,8 +307,8 @@ struct Issuer {
 struct Reader {
     std::uint32_t q;     // weight row g (row g + 8 is 8 kRingRow further)
     std::uint32_t scale; // absmax of row g (row g + 8: kScaleOf8 further)
-    std::uint32_t x;     // x' row g, k = 16 t of step 0 of the GEMV (x' has all of k); past the rows, the last row,
-                         // whose products land in columns of y that are never written
+    std::uint32_t x;     // x' row g, k = 16 t of step 0 of the GEMV (x' has all of k)
+    bool reads_x;        // g < rows: only those lanes load their B fragments (compute_stage)
     std::uint32_t lane4; // the lane's copy in a table line
     static constexpr int kScaleOf8 = 8 * kScalePitch * 4;
 };
@@ -307,6 +318,11 @@ __device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float 
                                               const Reader& rd, int warp) {
     const std::uint32_t q = rd.q + slot * kRingSlot, scale = rd.scale + slot * kScaleStageBytes;
     const std::uint32_t x = rd.x + s.first * (kStep * static_cast<int>(sizeof(T)));
+    // B column g is x row g. A lane past the rows keeps whatever its registers hold: its column's products land in
+    // columns of y that are never written. A 128-bit load is served a quarter-warp at a time, so with one row of x
+    // the first quarter's lanes cost 1 wavefront where all 32 cost 4: 15% of the kernel's shared-memory traffic
+    // (Nsight Compute), though no time, since that traffic is not what bounds it (docs/performance.md).
+    uint4 xa = make_uint4(0, 0, 0, 0), xb = make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int u = 0; u < kStageSteps / kWarps; ++u) {
         const int j = warp + u * kWarps;
@@ -315,8 +331,10 @@ __device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float 
         const std::uint32_t qu = q + u * (kWarps / 4) * kLine;
         const uint2 q0 = lds64(qu), q1 = lds64(qu + 8 * kRingRow);
         const float s0 = lds_f32(scale + u * kWarps * 4), s1 = lds_f32(scale + u * kWarps * 4 + Reader::kScaleOf8);
-        const uint4 xa = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)));
-        const uint4 xb = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)) + 16);
+        if (rd.reads_x) {
+            xa = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)));
+            xb = lds128(x + u * kWarps * kStep * static_cast<int>(sizeof(T)) + 16);
+        }
         const std::uint32_t xw[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
         float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #define GLM4V_NF4_MMA(S)                                                                                               \
@@ -439,12 +457,13 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
         cp_async_commit();
     }
     const Walk walk(a.splits);
-    StageAt cur = first_stage(a, plan), ahead = cur;
+    StageAt ahead = first_stage(a, plan), flight[kStages]; // the next stage to copy; the stages in the ring by slot
     Issuer issuer(region_at, shared_address(scales));
 #pragma unroll
     for (int i = 0; i < kStages; ++i) {
         issuer.issue(a, ahead, i);
         cp_async_commit();
+        flight[i] = ahead;
         advance(ahead, a, plan, walk);
     }
     for (int i = threadIdx.x; i < kLines * 8; i += kThreads) { // four lanes' copies of one byte per store
@@ -458,24 +477,33 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
     Reader rd;
     rd.q = region_at + ring_offset(0, g, 2 * (warp % 4)) + (warp / 4) * kLine + t * 8;
     rd.scale = shared_address(scales) + (g * kScalePitch + warp) * 4;
-    rd.x = shared_address(xs + min(g, a.rows - 1) * xstride + warp * kStep + t * 16);
+    rd.x = shared_address(xs + g * xstride + warp * kStep + t * 16);
+    rd.reads_x = g < a.rows;
     rd.lane4 = static_cast<std::uint32_t>(lane) * 4;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int slot = 0; cur.unit < plan.units;) {
-        cp_async_wait<kStages - 1>(); // this thread's copies of the current stage are done; the next may still fly
-        __syncthreads();              // everyone's are (and the prologue's x')
-        compute_stage<T>(cur, slot, acc, region_at, rd, warp);
-        if (cur.stage == plan.unit_stages - 1) {
-            finish_unit<T>(a, partial, acc, cur, warp, g, t); // ends with a barrier
-            acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
-        } else {
-            __syncthreads(); // every warp is past the slot
+    // Unrolled over the slots, so each stage in flight is registers and only the stage ahead is walked.
+    for (bool more = true; more;) {
+#pragma unroll
+        for (int slot = 0; slot < kStages; ++slot) {
+            const StageAt cur = flight[slot];
+            if (cur.unit >= plan.units) {
+                more = false;
+                break;
+            }
+            cp_async_wait<kStages - 1>(); // this thread's copies of the current stage are done; the next may fly
+            __syncthreads();              // everyone's are (and the prologue's x')
+            compute_stage<T>(cur, slot, acc, region_at, rd, warp);
+            if (cur.stage == plan.unit_stages - 1) {
+                finish_unit<T>(a, partial, acc, cur, warp, g, t); // ends with a barrier
+                acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+            } else {
+                __syncthreads(); // every warp is past the slot
+            }
+            issuer.issue(a, ahead, slot);
+            cp_async_commit();
+            flight[slot] = ahead;
+            advance(ahead, a, plan, walk);
         }
-        issuer.issue(a, ahead, slot);
-        cp_async_commit();
-        advance(ahead, a, plan, walk);
-        advance(cur, a, plan, walk);
-        slot = slot == kStages - 1 ? 0 : slot + 1;
     }
     cp_async_wait<0>();
     if (a.splits > 1) join_split_parts<T>(a, plan);
