@@ -17,7 +17,8 @@
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
 #   bench-splits          bench_splits.json: GEMVs with k forced into n parts (SPLIT_SHAPES, SPLITS)       (~20 s)
-#   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES                       (~1 min)
+#   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES, with its stall
+#                         reasons; NCU_SOURCE=1 adds them per SASS instruction                          (~1 min)
 # The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,
 # golden.log, the JSON above, ncu.txt). The default stages make exactly 8; a call that adds a stage should drop one.
 # BUILD_TARGETS narrows the build (e.g. "test_cuda_nf4 bench_nf4" for a kernel's test and timing alone).
