@@ -187,12 +187,16 @@ stage_ncu() {
             echo "==== $shape"
             cat "$report.log"
             ncu -i "$report.ncu-rep" --print-details all
-            # Per SASS instruction: where the warps stall (sampled) and the shared-memory wavefronts.
-            [ -n "${NCU_SOURCE:-}" ] && ncu -i "$report.ncu-rep" --page source --print-source sass --csv
-        } >>"$OUT/ncu.txt" 2>&1
-        grep -E "Duration|DRAM Throughput|Memory Throughput|Issue Slots Busy|No Eligible|Achieved Occupancy|Stall" \
-            "$OUT/ncu.txt" | tail -20 | tee -a "$LOG"
-        rm -f "$report" "$report.log" "$report.ncu-rep"
+        } >"$report.txt" 2>&1
+        # Per SASS instruction: where the warps stall (sampled) and the shared-memory wavefronts.
+        [ -z "${NCU_SOURCE:-}" ] || ncu -i "$report.ncu-rep" --page source --print-source sass --csv >>"$report.txt" 2>&1
+        cat "$report.txt" >>"$OUT/ncu.txt"
+        # The summary in the log: this shape's time, throughputs, occupancy and stall reasons (cycles an instruction).
+        grep -E "^ +(Duration|DRAM Throughput|Memory Throughput|No Eligible|Achieved Occupancy|Executed Instructions)  " \
+            "$report.txt" | sed -E 's/ +/ /g' | sort -u | tee -a "$LOG"
+        grep -E "smsp__average_warps_issue_stalled_.*_per_issue_active" "$report.txt" | sort -u |
+            sed -E 's/ +smsp__average_warps_issue_stalled_(.*)_per_issue_active.ratio +inst +/ stall \1: /' | tee -a "$LOG"
+        rm -f "$report" "$report.log" "$report.txt" "$report.ncu-rep"
     done
 }
 
