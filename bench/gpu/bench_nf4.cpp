@@ -70,7 +70,7 @@ void print_layer_kinds(int reps, std::int64_t l2) {
     const auto qkv_w = weights(qkv_out, hidden), dense_w = weights(hidden, hidden), up_w = weights(2 * ffn, hidden),
                down_w = weights(hidden, ffn), head_w = weights(151552, hidden);
     const torch::Tensor h = torch::randn({1, hidden}, bf16), norm = torch::rand({hidden}, bf16) + 0.5;
-    const torch::Tensor qkv_bias = torch::randn({qkv_out}, bf16) * 0.1, up_in = torch::randn({1, 2 * ffn}, bf16);
+    const torch::Tensor qkv_bias = torch::randn({qkv_out}, bf16) * 0.1, activated = torch::randn({1, ffn}, bf16);
     const torch::Tensor qkv = torch::randn({1, qkv_out}, bf16), attended = torch::randn({1, hidden}, bf16);
     const torch::Tensor residual = torch::randn({1, hidden}, bf16);
     const torch::Tensor table =
@@ -92,13 +92,14 @@ void print_layer_kinds(int reps, std::int64_t l2) {
         o.bias = bias;
         return o;
     };
-    const auto added = [&](Input input) {
+    const auto added = [&] {
         kernels::Nf4GemvOptions o;
-        o.input = input;
         o.residual = residual;
         o.out = residual;
         return o;
     };
+    kernels::Nf4GemvOptions swiglu_out = normed({});
+    swiglu_out.swiglu_output = true;
     struct Kind {
         const char* name;
         int per_token;
@@ -108,9 +109,9 @@ void print_layer_kinds(int reps, std::int64_t l2) {
         {"qkv: RMSNorm + GEMV + bias", 40, [&](int i) { kernels::nf4_gemv(h, qkv_w[i % qkv_w.size()], normed(qkv_bias)); }},
         {"rotary + KV append", 40, [&](int i) { kernels::rope_append(qkv, table, row, keys[i % keys.size()], values[i % keys.size()], heads); }},
         {"attention, 1628 rows", 40, [&](int i) { kernels::decode_attention(q, keys[i % keys.size()], values[i % keys.size()], row); }},
-        {"dense: GEMV + residual", 40, [&](int i) { kernels::nf4_gemv(attended, dense_w[i % dense_w.size()], added(Input::Plain)); }},
-        {"h_to_4h: RMSNorm + GEMV", 40, [&](int i) { kernels::nf4_gemv(h, up_w[i % up_w.size()], normed({})); }},
-        {"4h_to_h: SwiGLU + GEMV + residual", 40, [&](int i) { kernels::nf4_gemv(up_in, down_w[i % down_w.size()], added(Input::SwiGlu)); }},
+        {"dense: GEMV + residual", 40, [&](int i) { kernels::nf4_gemv(attended, dense_w[i % dense_w.size()], added()); }},
+        {"h_to_4h: RMSNorm + GEMV + SwiGLU", 40, [&](int i) { kernels::nf4_gemv(h, up_w[i % up_w.size()], swiglu_out); }},
+        {"4h_to_h: GEMV + residual", 40, [&](int i) { kernels::nf4_gemv(activated, down_w[i % down_w.size()], added()); }},
         {"output layer: RMSNorm + GEMV", 1, [&](int i) { kernels::nf4_gemv(h, head_w[i % head_w.size()], normed({})); }},
     };
     std::printf("  \"decode_layer_kinds\": [\n");

@@ -171,16 +171,21 @@ template <int kPending> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
-// Activation math shared by the GEMV's prologues and the prefill's row kernels, rounded where the reference rounds.
-// SwiGLU of 8 gate and 8 up values (model::swiglu: silu rounded, then the product rounded).
+// Activation math shared by the GEMV's prologue and epilogue and the prefill's row kernels, rounded where the reference rounds.
+// SwiGLU of a gate and an up value that are values of T (model::swiglu: silu rounded to T, then the product, which
+// the caller rounds).
+template <typename T> __device__ __forceinline__ float swiglu1(float gate, float up) {
+    return Act<T>::to_float(Act<T>::from_float(gate / (1.0f + expf(-gate)))) * up;
+}
+
+// SwiGLU of 8 gate and 8 up values, rounded.
 template <typename T> __device__ __forceinline__ uint4 swiglu8(uint4 gate, uint4 up) {
     const std::uint32_t gw[4] = {gate.x, gate.y, gate.z, gate.w}, uw[4] = {up.x, up.y, up.z, up.w};
     std::uint32_t o[4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
         const float2 g = Act<T>::pair(gw[k]), u = Act<T>::pair(uw[k]);
-        const float2 s = Act<T>::pair(Act<T>::pack(g.x / (1.0f + expf(-g.x)), g.y / (1.0f + expf(-g.y))));
-        o[k] = Act<T>::pack(s.x * u.x, s.y * u.y);
+        o[k] = Act<T>::pack(swiglu1<T>(g.x, u.x), swiglu1<T>(g.y, u.y));
     }
     return make_uint4(o[0], o[1], o[2], o[3]);
 }

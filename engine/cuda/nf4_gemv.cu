@@ -1,6 +1,6 @@
 // The fused NF4 GEMV for decode (DESIGN.md section 3) on the tensor cores: y[m, o] = sum_k x'[m, k] * W[o, k],
-// W[o, k] = code[q(o, k)] * absmax(o, k), where x' is x after an optional prologue (RMSNorm, or SwiGLU of a [rows, 2
-// in] input), and y gets an optional bias and residual.
+// W[o, k] = code[q(o, k)] * absmax(o, k), where x' is x after an optional RMSNorm, and y gets an optional bias and
+// residual, or is SwiGLU of the product's two halves (y[m, i] = silu(y'[m, i]) * y'[m, half + i]).
 //
 // Why tensor cores for a GEMV: on CUDA cores each weight costs a table lookup, an unpack of x and an FMA per row of x,
 // about 4.7 instructions a weight, which is the whole issue rate of an H100 at copy bandwidth (docs/performance.md).
@@ -25,6 +25,11 @@
 // fixed order through shared memory; a split stripe's parts meet in a global workspace, and after its last stage each
 // block counts its parts' arrivals (a counter per stripe): the part that arrives last adds them in part order and
 // writes y. So results are deterministic, whoever finishes first.
+//
+// Why SwiGLU at the end of the up projection and not at the start of the down projection, which reads its output:
+// there every block computed all 13696 SiLUs of the layer (an exp and a division each) before its first step, about
+// 40% of the down projection's instructions, after the wait on the previous kernel. Here each is computed once: a
+// stripe's 16 rows are 8 gate rows and the 8 up rows that pair with them, so one thread holds both sums of an output.
 //
 // Shared memory: the code-pair table replicated once per lane (256 x 32 x 4 bytes), so a warp's 32 lookups hit 32
 // different banks whatever the bytes, interleaved line by line with the ring of stages (kLine); the absmax of the
@@ -129,10 +134,18 @@ struct KernelArgs {
     Nf4CodeArg code;
     int splits;        // parts of each stripe's k
     float* workspace;  // [stripes * splits][kStripe * 8] when splits > 1
+    std::int64_t swiglu_half; // a SwiGLU output's y is [rows, swiglu_half] (the kernel's kSwiGlu)
 };
 
+// The weight row behind row r of stripe s: 16 s + r; with a SwiGLU output, gate row 8 s + r for r < 8, then the up
+// rows half + 8 s + r - 8 that pair with them.
+template <bool kSwiGlu> __device__ __forceinline__ std::int64_t weight_row(const KernelArgs& a, int s, int r) {
+    if constexpr (kSwiGlu) return 8 * static_cast<std::int64_t>(s) + r + (r < 8 ? 0 : a.swiglu_half - 8);
+    return static_cast<std::int64_t>(s) * kStripe + r;
+}
+
 // x' into shared memory, rounded where the reference rounds: RMSNorm as model::rms_norm (statistics and products in
-// fp32, one rounding), SwiGLU as silu(a) rounded, then times b rounded. For RMSNorm every thread adds the squares of
+// fp32, one rounding). For RMSNorm every thread adds the squares of
 // the vectors it copies, and the norm weight is already on its way to shared memory (norm_ws, copied before the wait
 // on the previous kernel), so the prologue costs one load of x and a block reduction, not a warp's walk over the row
 // and a second load.
@@ -174,14 +187,8 @@ __device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_w
     } else {
         for (int i = threadIdx.x; i < a.rows * vecs; i += kThreads) {
             const int m = i / vecs, c = i % vecs;
-            uint4 v;
-            if constexpr (kPrologue == GemvPrologue::SwiGlu) {
-                const uint4* row = reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * 2 * in);
-                v = swiglu8<T>(__ldg(row + c), __ldg(row + vecs + c));
-            } else {
-                v = __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * in) + c);
-            }
-            reinterpret_cast<uint4*>(xs + m * xstride)[c] = v;
+            reinterpret_cast<uint4*>(xs + m * xstride)[c] =
+                __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * in) + c);
         }
     }
 }
@@ -254,6 +261,8 @@ struct Issuer {
     static_assert(kThreads % kChunks == 0 && kStripe % kRowStride == 0 && kThreads % kStageSteps == 0 &&
                   kStripe % kScaleRowStride == 0, "a stage's copies split evenly over the threads");
     static_assert(kRowStride % 4 == 0, "a thread's rows share their permutation (ring_offset)");
+    static_assert((kStripe / 2) % kRowStride == 0 && (kStripe / 2) % kScaleRowStride == 0,
+                  "a thread's rows pass a SwiGLU stripe's row 8 between two of its copies");
     int stripe = -1;
     const unsigned char* w[kRowCopies]; // rows r + i kRowStride of the stripe, at chunk c of step 0
     std::int64_t scale_k[kScaleCopies]; // (r2 + i kScaleRowStride) * in + j kStep: step j's first weight in a row
@@ -267,19 +276,25 @@ struct Issuer {
         scale_dst = scales + (r2 * kScalePitch + j) * 4;
     }
 
-    __device__ __forceinline__ void issue(const KernelArgs& a, const StageAt& s, int slot) {
+    template <bool kSwiGlu> __device__ __forceinline__ void issue(const KernelArgs& a, const StageAt& s, int slot) {
         if (s.count <= 0) return;
         if (s.stripe != stripe) {
             stripe = s.stripe;
-            const std::int64_t last = a.out_features - 1, base = static_cast<std::int64_t>(stripe) * kStripe;
-            const std::int64_t row_bytes = a.in_features / 2;
-            if (base + kStripe - 1 <= last) { // every stripe but a partial last one: rows a fixed stride apart
+            // A SwiGLU output's stripe is 8 gate rows, then the up rows that pair with them (weight_row): the same
+            // strides, with a jump over up_jump rows where a thread's rows pass row 8 of the stripe.
+            const std::int64_t last = a.out_features - 1, row_bytes = a.in_features / 2;
+            const std::int64_t base = static_cast<std::int64_t>(stripe) * (kSwiGlu ? kStripe / 2 : kStripe);
+            const std::int64_t up_jump = kSwiGlu ? a.swiglu_half - kStripe / 2 : 0;
+            if (base + kStripe - 1 <= last) { // all but a partial last stripe (never a SwiGLU output's)
                 w[0] = a.packed + (base + r) * row_bytes + c * 16;
 #pragma unroll
-                for (int i = 1; i < kRowCopies; ++i) w[i] = w[i - 1] + kRowStride * row_bytes;
+                for (int i = 1; i < kRowCopies; ++i)
+                    w[i] = w[i - 1] + (kRowStride + (i * kRowStride == kStripe / 2 ? up_jump : 0)) * row_bytes;
                 scale_k[0] = (base + r2) * a.in_features + j * kStep;
 #pragma unroll
-                for (int i = 1; i < kScaleCopies; ++i) scale_k[i] = scale_k[i - 1] + kScaleRowStride * a.in_features;
+                for (int i = 1; i < kScaleCopies; ++i)
+                    scale_k[i] = scale_k[i - 1] +
+                                 (kScaleRowStride + (i * kScaleRowStride == kStripe / 2 ? up_jump : 0)) * a.in_features;
             } else {
 #pragma unroll
                 for (int i = 0; i < kRowCopies; ++i)
@@ -357,19 +372,34 @@ __device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float 
     }
 }
 
-// y = v (+ bias), rounded, (+ residual), rounded as the reference rounds: the layer's output, then the sum.
-template <typename T> __device__ __forceinline__ void write_y(const KernelArgs& a, float v, int m, std::int64_t row) {
+// Weight row `row`'s sum v (+ bias), rounded as the reference rounds the layer's output.
+template <typename T> __device__ __forceinline__ float product(const KernelArgs& a, float v, std::int64_t row) {
     if (a.bias) v += Act<T>::to_float(static_cast<const T*>(a.bias)[row]);
+    return Act<T>::to_float(Act<T>::from_float(v));
+}
+
+// The result of stripe row r for x row m, whose sum over k sum_of(row) gives for any row of the stripe: y = the
+// product (+ residual, rounded again); or with a SwiGLU output, for r < 8, SwiGLU of gate row r and up row r + 8.
+template <typename T, bool kSwiGlu, typename SumOf>
+__device__ __forceinline__ void store_result(const KernelArgs& a, int m, int r, int stripe, const SumOf& sum_of) {
+    if constexpr (kSwiGlu) {
+        if (r < 8)
+            static_cast<T*>(a.y)[m * a.swiglu_half + 8 * static_cast<std::int64_t>(stripe) + r] =
+                Act<T>::from_float(swiglu1<T>(product<T>(a, sum_of(r), weight_row<true>(a, stripe, r)),
+                                              product<T>(a, sum_of(r + 8), weight_row<true>(a, stripe, r + 8))));
+        return;
+    }
+    const std::int64_t row = static_cast<std::int64_t>(stripe) * kStripe + r;
+    if (row >= a.out_features) return;
     const std::int64_t at = m * a.out_features + row;
-    T out = Act<T>::from_float(v);
-    if (a.residual)
-        out = Act<T>::from_float(Act<T>::to_float(static_cast<const T*>(a.residual)[at]) + Act<T>::to_float(out));
-    static_cast<T*>(a.y)[at] = out;
+    float out = product<T>(a, sum_of(r), row);
+    if (a.residual) out += Act<T>::to_float(static_cast<const T*>(a.residual)[at]);
+    static_cast<T*>(a.y)[at] = Act<T>::from_float(out);
 }
 
 // The end of a unit: the warps' partials summed in a fixed order; an unsplit stripe writes y, a split one leaves its
 // part in the workspace for join_split_parts.
-template <typename T>
+template <typename T, bool kSwiGlu>
 __device__ void finish_unit(const KernelArgs& a, float* partial, const float (&acc)[4], const StageAt& s, int warp,
                             int g, int t) {
     // Accumulator (g, 2t + c) is stripe row g, x row 2t + c; (g + 8, ...) likewise.
@@ -380,15 +410,17 @@ __device__ void finish_unit(const KernelArgs& a, float* partial, const float (&a
     mine[(g + 8) * 8 + 2 * t + 1] = acc[3];
     __syncthreads();
     const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
-    const std::int64_t row = static_cast<std::int64_t>(s.stripe) * kStripe + r;
-    if (threadIdx.x < kStripe * 8 && m < a.rows && row < a.out_features) {
-        float v = 0.0f;
+    if (threadIdx.x < kStripe * 8 && m < a.rows) {
+        const auto sum_of = [&](int row) {
+            float v = 0.0f;
 #pragma unroll
-        for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + r * 8 + m];
+            for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + row * 8 + m];
+            return v;
+        };
         if (a.splits == 1)
-            write_y<T>(a, v, m, row);
+            store_result<T, kSwiGlu>(a, m, r, s.stripe, sum_of);
         else
-            a.workspace[static_cast<std::int64_t>(s.unit) * (kStripe * 8) + threadIdx.x] = v;
+            a.workspace[static_cast<std::int64_t>(s.unit) * (kStripe * 8) + threadIdx.x] = sum_of(r);
     }
     __syncthreads();
 }
@@ -397,7 +429,7 @@ __device__ void finish_unit(const KernelArgs& a, float* partial, const float (&a
 // that arrives last adds all parts of the stripe in part order and writes y. Here and not at each unit's end,
 // because a memory fence waits for the copies in flight, and one per unit stalled the ring; and a thread per part,
 // because one atomic after another cost a round trip to L2 each.
-template <typename T> __device__ void join_split_parts(const KernelArgs& a, const Plan& plan) {
+template <typename T, bool kSwiGlu> __device__ void join_split_parts(const KernelArgs& a, const Plan& plan) {
     __shared__ bool last_part[kThreads];
     __threadfence(); // this block's parts, before their arrivals count
     const int parts = (plan.units - blockIdx.x + gridDim.x - 1) / gridDim.x;
@@ -413,14 +445,14 @@ template <typename T> __device__ void join_split_parts(const KernelArgs& a, cons
         for (int i = 0; i < min(kThreads, parts - base); ++i) {
             if (!last_part[i]) continue;
             const int stripe = (blockIdx.x + (base + i) * gridDim.x) / a.splits;
-            const std::int64_t row = static_cast<std::int64_t>(stripe) * kStripe + r;
-            if (threadIdx.x < kStripe * 8 && m < a.rows && row < a.out_features) {
-                float sum = 0.0f;
-                for (int part = 0; part < a.splits; ++part)
-                    sum += __ldcg(a.workspace + (static_cast<std::int64_t>(stripe) * a.splits + part) * (kStripe * 8) +
-                                  threadIdx.x);
-                write_y<T>(a, sum, m, row);
-            }
+            if (threadIdx.x < kStripe * 8 && m < a.rows)
+                store_result<T, kSwiGlu>(a, m, r, stripe, [&](int row) {
+                    float sum = 0.0f;
+                    for (int part = 0; part < a.splits; ++part)
+                        sum += __ldcg(a.workspace + (static_cast<std::int64_t>(stripe) * a.splits + part) * (kStripe * 8) +
+                                      m * kStripe + row);
+                    return sum;
+                });
             if (threadIdx.x == 0) g_stripe_arrivals[stripe] = 0;
         }
     }
@@ -434,7 +466,7 @@ template <typename T> __device__ void join_split_parts(const KernelArgs& a, cons
 // previous kernel to finish (programmatic dependent launch), so the start overlaps the previous kernel's end. Two
 // blocks an SM is what shared memory allows; bounds of 3 had squeezed the registers so that the compiler recomputed the
 // shared base each stage in a vector register, and each lookup paid an add again.
-template <typename T, GemvPrologue kPrologue>
+template <typename T, GemvPrologue kPrologue, bool kSwiGlu>
 __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs a) {
     extern __shared__ __align__(16) unsigned char smem[];
     const int in = static_cast<int>(a.in_features);
@@ -461,7 +493,7 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
     Issuer issuer(region_at, shared_address(scales));
 #pragma unroll
     for (int i = 0; i < kStages; ++i) {
-        issuer.issue(a, ahead, i);
+        issuer.issue<kSwiGlu>(a, ahead, i);
         cp_async_commit();
         flight[i] = ahead;
         advance(ahead, a, plan, walk);
@@ -494,19 +526,19 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
             __syncthreads();              // everyone's are (and the prologue's x')
             compute_stage<T>(cur, slot, acc, region_at, rd, warp);
             if (cur.stage == plan.unit_stages - 1) {
-                finish_unit<T>(a, partial, acc, cur, warp, g, t); // ends with a barrier
+                finish_unit<T, kSwiGlu>(a, partial, acc, cur, warp, g, t); // ends with a barrier
                 acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
             } else {
                 __syncthreads(); // every warp is past the slot
             }
-            issuer.issue(a, ahead, slot);
+            issuer.issue<kSwiGlu>(a, ahead, slot);
             cp_async_commit();
             flight[slot] = ahead;
             advance(ahead, a, plan, walk);
         }
     }
     cp_async_wait<0>();
-    if (a.splits > 1) join_split_parts<T>(a, plan);
+    if (a.splits > 1) join_split_parts<T, kSwiGlu>(a, plan);
 }
 
 // x' of `rows` rows, and RMSNorm's weight.
@@ -563,8 +595,9 @@ int resident_blocks(const void* kernel, int smem) {
 }
 
 // The persistent grid (all blocks the SMs hold at once), and the splits of k that finish soonest on it (gemv_plan.h).
-template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4DeviceWeight& w, int rows, int room) {
-    const auto kernel = nf4_gemv_kernel<T, kPrologue>;
+template <typename T, GemvPrologue kPrologue, bool kSwiGlu>
+Launch plan_launch(const Nf4DeviceWeight& w, int rows, int room) {
+    const auto kernel = nf4_gemv_kernel<T, kPrologue, kSwiGlu>;
     // The most a launch of this kernel may take on this device, not on the largest card: a GeForce refuses more.
     static thread_local int allowed[64] = {};
     int device = 0;
@@ -590,22 +623,22 @@ template <typename T, GemvPrologue kPrologue> Launch plan_launch(const Nf4Device
     return l;
 }
 
-template <typename T, GemvPrologue kPrologue> void launch(KernelArgs a, cudaStream_t stream, const Nf4DeviceWeight& w) {
-    const std::int64_t x_row = a.in_features * (kPrologue == GemvPrologue::SwiGlu ? 2 : 1);
+template <typename T, GemvPrologue kPrologue, bool kSwiGlu>
+void launch(KernelArgs a, cudaStream_t stream, const Nf4DeviceWeight& w) {
     const int room = x_room();
     const int per_launch = rows_per_launch(a.in_features, sizeof(T), kPrologue, room);
     const int total_rows = a.rows;
     for (int first = 0; first < total_rows; first += per_launch) {
         KernelArgs part = a;
         part.rows = std::min(per_launch, total_rows - first);
-        part.x = static_cast<const T*>(a.x) + first * x_row;
-        part.y = static_cast<T*>(a.y) + first * a.out_features;
+        part.x = static_cast<const T*>(a.x) + first * a.in_features;
+        part.y = static_cast<T*>(a.y) + first * (kSwiGlu ? a.swiglu_half : a.out_features);
         if (a.residual) part.residual = static_cast<const T*>(a.residual) + first * a.out_features;
-        const Launch l = plan_launch<T, kPrologue>(w, part.rows, room);
+        const Launch l = plan_launch<T, kPrologue, kSwiGlu>(w, part.rows, room);
         part.splits = l.splits;
         GLM4V_CHECK(l.splits == 1 || a.workspace, ErrorKind::InvalidInput)
             << "nf4_gemv: this shape splits k and needs the workspace of nf4_gemv_workspace_floats";
-        launch_after_previous(nf4_gemv_kernel<T, kPrologue>, dim3(l.grid), dim3(kThreads),
+        launch_after_previous(nf4_gemv_kernel<T, kPrologue, kSwiGlu>, dim3(l.grid), dim3(kThreads),
                               smem_bytes(part.rows, a.in_features, sizeof(T), kPrologue), stream, part);
     }
 }
@@ -619,6 +652,9 @@ template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvP
         << "nf4_gemv takes 1.." << kNf4GemvMaxRows << " rows, got " << p.rows;
     GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || p.norm_weight, ErrorKind::InvalidInput)
         << "nf4_gemv: an RMSNorm prologue needs its weight";
+    GLM4V_CHECK(!p.swiglu_output || (w.out_features % 16 == 0 && !p.residual), ErrorKind::InvalidInput)
+        << "nf4_gemv: a SwiGLU output needs out_features % 16 == 0 and no residual, got out_features "
+        << w.out_features;
     GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || x_bytes(1, w.in_features, sizeof(T), p.prologue) <= x_room(),
                 ErrorKind::Unsupported)
         << "nf4_gemv: an RMSNorm prologue over " << w.in_features << " inputs does not fit this GPU's shared memory";
@@ -637,11 +673,14 @@ template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvP
     a.y = p.y;
     a.code = nf4_code_arg();
     a.workspace = p.workspace;
-    switch (p.prologue) {
-    case GemvPrologue::None: launch<T, GemvPrologue::None>(a, stream, w); break;
-    case GemvPrologue::RmsNorm: launch<T, GemvPrologue::RmsNorm>(a, stream, w); break;
-    case GemvPrologue::SwiGlu: launch<T, GemvPrologue::SwiGlu>(a, stream, w); break;
-    }
+    a.swiglu_half = p.swiglu_output ? w.out_features / 2 : 0;
+    // A kernel of its own for the SwiGLU output, so the others carry none of its code (an exp and a division).
+    if (p.prologue == GemvPrologue::RmsNorm)
+        p.swiglu_output ? launch<T, GemvPrologue::RmsNorm, true>(a, stream, w)
+                        : launch<T, GemvPrologue::RmsNorm, false>(a, stream, w);
+    else
+        p.swiglu_output ? launch<T, GemvPrologue::None, true>(a, stream, w)
+                        : launch<T, GemvPrologue::None, false>(a, stream, w);
 }
 
 } // namespace

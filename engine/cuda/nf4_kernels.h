@@ -20,23 +20,25 @@ struct Nf4DeviceWeight {
 // The fused decode GEMV (nf4_gemv.cu): y[rows, out] = x'[rows, in] * W^T (+ bias) (+ residual), rows
 // 1..kNf4GemvMaxRows, each weight byte read once, on the tensor cores with fp32 accumulation; code values enter as
 // the activation type (bf16 codes are within 2^-9 of the exact ones, the rounding prefill's dequantize applies too).
-// x' is x, or RMSNorm(x) * norm_weight, or SwiGLU of x [rows, 2 in] (silu of the first half times the second),
-// rounded as the reference rounds each op. The residual [rows, out] may be y itself (an in-place residual add); x
+// x' is x, or RMSNorm(x) * norm_weight, rounded as the reference rounds. With swiglu_output, y is [rows, out / 2]:
+// silu of the product's first half times its second half (model::swiglu of the rounded product), which is what the
+// down projection reads. The residual [rows, out] may be y itself (an in-place residual add); x
 // must not overlap y. Needs nf4_gemv_supports(w) and 16-byte aligned x, norm_weight and packed. A weight with few
 // output rows has its k split over several blocks, whose sums meet in `workspace` (nf4_gemv_workspace_floats of
 // the weight; no initial value needed) and are added in a fixed order: results do not depend on timing. The split
 // parts count their arrivals in per-device counters, so two GEMVs must not run concurrently on one device.
 constexpr int kNf4GemvMaxRows = 8;
-enum class GemvPrologue { None, RmsNorm, SwiGlu };
+enum class GemvPrologue { None, RmsNorm };
 struct Nf4GemvParams {
-    const void* x = nullptr; // [rows, in], or [rows, 2 in] for SwiGlu
+    const void* x = nullptr; // [rows, in]
     int rows = 1;
     GemvPrologue prologue = GemvPrologue::None;
     const void* norm_weight = nullptr; // RmsNorm: [in]
     float eps = 0.0f;                  // RmsNorm
     const void* bias = nullptr;        // [out] or null
     const void* residual = nullptr;    // [rows, out] or null
-    void* y = nullptr;                 // [rows, out]
+    void* y = nullptr;                 // [rows, out], or [rows, out / 2] with swiglu_output
+    bool swiglu_output = false;        // needs out % 16 == 0 and no residual
     float* workspace = nullptr;        // nf4_gemv_workspace_floats(w) floats on the device
 };
 // in % 64 == 0, one row of x' in the current device's shared memory (in <= 49088 on an H100, 13184 on a GeForce RTX

@@ -47,10 +47,10 @@ bool nf4_gemv_supports(const quant::Nf4Weight& w) {
 torch::Tensor nf4_gemv(const torch::Tensor& x_in, const quant::Nf4Weight& w, const Nf4GemvOptions& o) {
     using Input = Nf4GemvOptions::Input;
     const Nf4DeviceWeight d = device_weight(w, "nf4_gemv");
-    const std::int64_t x_cols = o.input == Input::SwiGlu ? 2 * w.in_features : w.in_features;
-    GLM4V_CHECK(x_in.dim() == 2 && x_in.size(1) == x_cols && x_in.size(0) >= 1 && x_in.size(0) <= kNf4GemvMaxRows,
+    GLM4V_CHECK(x_in.dim() == 2 && x_in.size(1) == w.in_features && x_in.size(0) >= 1 &&
+                    x_in.size(0) <= kNf4GemvMaxRows,
                 ErrorKind::InvalidInput)
-        << "nf4_gemv: x must be [1.." << kNf4GemvMaxRows << ", " << x_cols << "], got " << x_in.sizes();
+        << "nf4_gemv: x must be [1.." << kNf4GemvMaxRows << ", " << w.in_features << "], got " << x_in.sizes();
     const auto dtype = x_in.scalar_type();
     GLM4V_CHECK(dtype == torch::kBFloat16 || dtype == torch::kFloat16, ErrorKind::InvalidInput)
         << "nf4_gemv: x must be bf16 or fp16, got " << dtype;
@@ -74,19 +74,22 @@ torch::Tensor nf4_gemv(const torch::Tensor& x_in, const quant::Nf4Weight& w, con
         check_vector(o.norm_weight, {w.in_features}, "norm weight");
         GLM4V_CHECK(aligned16(o.norm_weight), ErrorKind::InvalidInput) << "nf4_gemv: norm weight is not 16-byte aligned";
     }
+    GLM4V_CHECK(!o.swiglu_output || (w.out_features % 16 == 0 && !o.residual.defined()), ErrorKind::InvalidInput)
+        << "nf4_gemv: a SwiGLU output needs out_features % 16 == 0 and no residual, got out_features "
+        << w.out_features;
+    const std::int64_t y_cols = o.swiglu_output ? w.out_features / 2 : w.out_features;
     torch::Tensor y = o.out;
     if (y.defined())
-        check_vector(y, {rows, w.out_features}, "out");
+        check_vector(y, {rows, y_cols}, "out");
     else
-        y = torch::empty({rows, w.out_features}, x.options());
+        y = torch::empty({rows, y_cols}, x.options());
 
     const c10::cuda::CUDAGuard guard(w.device());
     Nf4GemvParams p;
     p.x = x.data_ptr();
     p.rows = static_cast<int>(rows);
-    p.prologue = o.input == Input::RmsNorm  ? GemvPrologue::RmsNorm
-                 : o.input == Input::SwiGlu ? GemvPrologue::SwiGlu
-                                            : GemvPrologue::None;
+    p.prologue = o.input == Input::RmsNorm ? GemvPrologue::RmsNorm : GemvPrologue::None;
+    p.swiglu_output = o.swiglu_output;
     p.norm_weight = o.input == Input::RmsNorm ? o.norm_weight.data_ptr() : nullptr;
     p.eps = static_cast<float>(o.eps);
     p.bias = o.bias.defined() ? o.bias.data_ptr() : nullptr;

@@ -9,11 +9,12 @@
 namespace glm4v::engine::cuda {
 
 // What the GEMV does around the product (see nf4_kernels.h): x is used as is, or RMS-normalized with norm_weight
-// (GLM's RMSNorm, model::rms_norm), or is [rows, 2 in] and goes through SwiGLU (model::swiglu); bias [out] and
-// residual [rows, out] in x's dtype are added to the result. `out`, if given ([rows, out] contiguous, x's dtype),
-// receives the result and is returned; it may be the residual itself.
+// (GLM's RMSNorm, model::rms_norm); bias [out] and residual [rows, out] in x's dtype are added to the result; with
+// swiglu_output the result is model::swiglu of it, [rows, out / 2] (out % 16 == 0, no residual). `out`, if given
+// (the result's shape, contiguous, x's dtype), receives the result and is returned; it may be the residual itself.
 struct Nf4GemvOptions {
-    enum class Input { Plain, RmsNorm, SwiGlu } input = Input::Plain;
+    enum class Input { Plain, RmsNorm } input = Input::Plain;
+    bool swiglu_output = false;
     torch::Tensor norm_weight;
     double eps = 0.0;
     torch::Tensor bias, residual, out;

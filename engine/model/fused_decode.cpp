@@ -14,6 +14,9 @@ bool gemv_ready(const quant::Linear& l) {
     return l.is_nf4() && l.device().is_cuda() && cuda::nf4_gemv_supports(l.nf4_weight());
 }
 
+// The up projection's product goes through SwiGLU in the GEMV's epilogue, which pairs its rows 8 at a time.
+bool swiglu_gemv_ready(const quant::Linear& l) { return gemv_ready(l) && l.nf4_weight().out_features % 16 == 0; }
+
 cuda::Nf4GemvOptions normed(const torch::Tensor& norm_weight, double eps, const quant::Linear& l) {
     cuda::Nf4GemvOptions o;
     o.input = Input::RmsNorm;
@@ -24,9 +27,8 @@ cuda::Nf4GemvOptions normed(const torch::Tensor& norm_weight, double eps, const 
 }
 
 // y = residual + l(x), written over the residual.
-cuda::Nf4GemvOptions added_to(const torch::Tensor& residual, const quant::Linear& l, Input input = Input::Plain) {
+cuda::Nf4GemvOptions added_to(const torch::Tensor& residual, const quant::Linear& l) {
     cuda::Nf4GemvOptions o;
-    o.input = input;
     o.bias = l.bias();
     o.residual = residual;
     o.out = residual;
@@ -42,7 +44,7 @@ bool fused_decode_supported(const LanguageWeights& w, const io::LanguageConfig& 
         return false;
     if (!gemv_ready(w.output_layer)) return false;
     for (const GlmLayerWeights& l : w.layers)
-        if (!gemv_ready(l.query_key_value) || !gemv_ready(l.dense) || !gemv_ready(l.dense_h_to_4h) ||
+        if (!gemv_ready(l.query_key_value) || !gemv_ready(l.dense) || !swiglu_gemv_ready(l.dense_h_to_4h) ||
             !gemv_ready(l.dense_4h_to_h))
             return false;
     return true;
@@ -61,9 +63,10 @@ torch::Tensor language_decode_step_fused(const LanguageWeights& w, const io::Lan
         const auto q = cuda::rope_append(qkv, rope, row, cache.keys(layer), cache.values(layer), c.num_attention_heads);
         const auto attended = cuda::decode_attention(q, cache.keys(layer), cache.values(layer), row);
         cuda::nf4_gemv(attended, l.dense.nf4_weight(), added_to(h, l.dense));
-        const auto up = cuda::nf4_gemv(h, l.dense_h_to_4h.nf4_weight(),
-                                       normed(l.post_attention_layernorm_weight, c.layernorm_epsilon, l.dense_h_to_4h));
-        cuda::nf4_gemv(up, l.dense_4h_to_h.nf4_weight(), added_to(h, l.dense_4h_to_h, Input::SwiGlu));
+        auto up = normed(l.post_attention_layernorm_weight, c.layernorm_epsilon, l.dense_h_to_4h);
+        up.swiglu_output = true;
+        const auto activated = cuda::nf4_gemv(h, l.dense_h_to_4h.nf4_weight(), up);
+        cuda::nf4_gemv(activated, l.dense_4h_to_h.nf4_weight(), added_to(h, l.dense_4h_to_h));
     }
     cuda::Nf4GemvOptions head;
     if (w.final_layernorm_weight.defined()) head = normed(w.final_layernorm_weight, c.layernorm_epsilon, w.output_layer);

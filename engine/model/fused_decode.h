@@ -1,9 +1,9 @@
 #pragma once
 // language_decode_step through the fused CUDA kernels (engine/cuda): seven kernels a layer where the op-by-op step
-// runs about forty. RMSNorm runs inside the GEMV that reads its output, SwiGLU inside the down projection's, the
-// residual adds in their epilogues; rotary embedding and the KV-cache append are one kernel; attention is a split
-// kernel over the used rows only and a combine. Same inputs, outputs and rounding points as language_decode_step.
-// CUDA builds only.
+// runs about forty. RMSNorm runs inside the GEMV that reads its output, SwiGLU in the up projection's epilogue, the
+// residual adds in the epilogues of the GEMVs that produce them; rotary embedding and the KV-cache append are one
+// kernel; attention is a split kernel over the used rows only and a combine. Same inputs, outputs and rounding points
+// as language_decode_step. CUDA builds only.
 
 #include <torch/types.h>
 

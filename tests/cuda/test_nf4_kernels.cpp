@@ -190,23 +190,31 @@ TEST_CASE("on a card with 99 KB of shared memory the NF4 GEMV takes fewer rows a
     CHECK(kernels::nf4_gemv_supports(down));
 }
 
-TEST_CASE("the NF4 GEMV's RMSNorm and SwiGLU prologues and residual epilogue match the model's ops",
+TEST_CASE("the NF4 GEMV's RMSNorm prologue, residual epilogue and SwiGLU output match the model's ops",
           "[cuda][nf4][gemv][fused]") {
     torch::manual_seed(15);
     const torch::Device cuda(torch::kCUDA);
     using Input = kernels::Nf4GemvOptions::Input;
+    struct Reset {
+        ~Reset() { kernels::nf4_gemv_force_splits(0); }
+    } reset;
     struct Case {
         const char* name;
         std::int64_t out, in;
         Input input;
+        bool swiglu;     // the result is model::swiglu of the product, in place of a residual add
+        int splits = 0;  // forced parts of k (0: the launch plan's)
     };
-    const Case cases[] = {{"qkv after RMSNorm", 4608, 4096, Input::RmsNorm},
-                          {"h_to_4h after RMSNorm", 27392, 4096, Input::RmsNorm},
-                          {"4h_to_h after SwiGLU", 4096, 13696, Input::SwiGlu},
-                          {"output layer after RMSNorm", 151552, 4096, Input::RmsNorm}};
+    const Case cases[] = {{"qkv after RMSNorm", 4608, 4096, Input::RmsNorm, false},
+                          {"h_to_4h after RMSNorm", 27392, 4096, Input::RmsNorm, false},
+                          {"h_to_4h after RMSNorm, SwiGLU out", 27392, 4096, Input::RmsNorm, true},
+                          {"h_to_4h after RMSNorm, SwiGLU out, k in 3 parts", 27392, 4096, Input::RmsNorm, true, 3},
+                          {"4h_to_h", 4096, 13696, Input::Plain, false},
+                          {"output layer after RMSNorm", 151552, 4096, Input::RmsNorm, false}};
     for (const Case& c : cases) {
         const quant::Nf4Weight cpu = random_weight(c.out, c.in);
         const quant::Nf4Weight gpu = cpu.to(cuda);
+        kernels::nf4_gemv_force_splits(c.splits);
         for (const std::int64_t rows : {1, 3, 8}) {
             for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
                 if (dtype == torch::kFloat16 && rows != 3) continue;
@@ -214,40 +222,44 @@ TEST_CASE("the NF4 GEMV's RMSNorm and SwiGLU prologues and residual epilogue mat
                                          (dtype == torch::kBFloat16 ? " bf16" : " fp16");
                 INFO(what);
                 const auto on = torch::TensorOptions().dtype(dtype);
-                const torch::Tensor x = torch::randn({rows, c.input == Input::SwiGlu ? 2 * c.in : c.in}, on) * 2;
+                const torch::Tensor x = torch::randn({rows, c.in}, on) * 2;
                 const torch::Tensor norm_weight = (torch::rand({c.in}) + 0.5).to(dtype);
                 const torch::Tensor bias = (torch::randn({c.out}) * 0.1).to(dtype);
-                const torch::Tensor residual = torch::randn({rows, c.out}, on);
+                const torch::Tensor residual = torch::randn({rows, c.swiglu ? c.out / 2 : c.out}, on);
                 // The reference: the model's own ops on the CPU in the same dtype, then an exact product.
-                const torch::Tensor x_ref = c.input == Input::SwiGlu ? model::swiglu(x) : model::rms_norm(x, norm_weight, 1e-5);
+                const torch::Tensor x_ref = c.input == Input::RmsNorm ? model::rms_norm(x, norm_weight, 1e-5) : x;
                 const torch::Tensor lin = (reference_gemv(x_ref, cpu, bias)).to(dtype);
-                const torch::Tensor ref = (residual.to(torch::kFloat64) + lin.to(torch::kFloat64));
+                const torch::Tensor ref = c.swiglu ? model::swiglu(lin).to(torch::kFloat64)
+                                                   : residual.to(torch::kFloat64) + lin.to(torch::kFloat64);
 
                 kernels::Nf4GemvOptions o;
                 o.input = c.input;
-                o.norm_weight = norm_weight.to(cuda);
+                if (c.input == Input::RmsNorm) o.norm_weight = norm_weight.to(cuda);
                 o.eps = 1e-5;
                 o.bias = bias.to(cuda);
-                o.residual = residual.to(cuda);
-                o.out = o.residual; // in place, as the decode step adds to its residual stream
+                o.swiglu_output = c.swiglu;
+                if (!c.swiglu) o.residual = residual.to(cuda);
+                o.out = c.swiglu ? torch::empty({rows, c.out / 2}, on.device(cuda)) : o.residual; // in place, as decode
                 const torch::Tensor y = kernels::nf4_gemv(x.to(cuda), gpu, o);
-                CHECK(y.data_ptr() == o.residual.data_ptr());
+                CHECK(y.data_ptr() == o.out.data_ptr());
                 const double err = relative_error(y, ref);
                 report("fused gemv " + what, err);
                 CHECK(err < 1e-2);
 
-                // The prologue itself: the same GEMV fed the reference's x' differs by the odd rounding step at most.
+                // The prologue and the SwiGLU alone: the same GEMV fed the reference's x', and the model's SwiGLU of
+                // its product, differ by the odd rounding step at most.
                 kernels::Nf4GemvOptions plain;
                 plain.bias = o.bias;
-                const torch::Tensor from_ref = kernels::nf4_gemv(x_ref.to(cuda), gpu, plain);
+                const torch::Tensor product = kernels::nf4_gemv(x_ref.to(cuda), gpu, plain);
+                const torch::Tensor from_ref = c.swiglu ? model::swiglu(product) : product;
                 const torch::Tensor fused = kernels::nf4_gemv(x.to(cuda), gpu, [&] {
                     kernels::Nf4GemvOptions f = o;
                     f.residual = f.out = torch::Tensor();
                     return f;
                 }());
-                const double prologue_err = relative_error(fused, from_ref);
-                report("  prologue alone " + what, prologue_err);
-                CHECK(prologue_err < 2e-3);
+                const double fused_err = relative_error(fused, from_ref);
+                report("  prologue and SwiGLU alone " + what, fused_err);
+                CHECK(fused_err < 2e-3);
             }
         }
     }
