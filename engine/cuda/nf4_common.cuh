@@ -171,9 +171,9 @@ template <int kPending> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
-// Activation math shared by the GEMV's prologue and epilogue and the prefill's row kernels, rounded where the reference rounds.
-// SwiGLU of a gate and an up value that are values of T (model::swiglu: silu rounded to T, then the product, which
-// the caller rounds).
+// Activation math shared by the GEMV's prologue and epilogue and the prefill's row kernels, rounded where the
+// reference rounds. SwiGLU of a gate and an up value that are values of T (model::swiglu: silu rounded to T, then the
+// product, which the caller rounds).
 template <typename T> __device__ __forceinline__ float swiglu1(float gate, float up) {
     return Act<T>::to_float(Act<T>::from_float(gate / (1.0f + expf(-gate)))) * up;
 }

@@ -145,10 +145,9 @@ template <bool kSwiGlu> __device__ __forceinline__ std::int64_t weight_row(const
 }
 
 // x' into shared memory, rounded where the reference rounds: RMSNorm as model::rms_norm (statistics and products in
-// fp32, one rounding). For RMSNorm every thread adds the squares of
-// the vectors it copies, and the norm weight is already on its way to shared memory (norm_ws, copied before the wait
-// on the previous kernel), so the prologue costs one load of x and a block reduction, not a warp's walk over the row
-// and a second load.
+// fp32, one rounding). For RMSNorm every thread adds the squares of the vectors it copies, and the norm weight is
+// already on its way to shared memory (norm_ws, copied before the wait on the previous kernel), so the prologue costs
+// one load of x and a block reduction, not a warp's walk over the row and a second load.
 template <typename T, GemvPrologue kPrologue>
 __device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_ws) {
     const int in = static_cast<int>(a.in_features);
@@ -449,7 +448,8 @@ template <typename T, bool kSwiGlu> __device__ void join_split_parts(const Kerne
                 store_result<T, kSwiGlu>(a, m, r, stripe, [&](int row) {
                     float sum = 0.0f;
                     for (int part = 0; part < a.splits; ++part)
-                        sum += __ldcg(a.workspace + (static_cast<std::int64_t>(stripe) * a.splits + part) * (kStripe * 8) +
+                        sum += __ldcg(a.workspace +
+                                      (static_cast<std::int64_t>(stripe) * a.splits + part) * (kStripe * 8) +
                                       m * kStripe + row);
                     return sum;
                 });
