@@ -17,6 +17,9 @@
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
 #   bench-splits          bench_splits.json: GEMVs with k forced into n parts (SPLIT_SHAPES, SPLITS)       (~20 s)
+#   bench-base            bench_nf4_base.json: bench-kernels of another commit's tree, .device/base (made by
+#                         tools/device_base.sh COMMIT), built and timed in this call: a kernel change against
+#                         its baseline on the same lent card, whose speed varies from loan to loan          (~1.5 min)
 #   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES, with its stall
 #                         reasons; NCU_SOURCE=1 adds them per SASS instruction                          (~1 min)
 # The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,
@@ -58,7 +61,7 @@ configure() {
     local dir=$1 torch_prefix
     shift
     torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-    cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLM4V_APP=OFF -DGLM4V_GUI=OFF \
+    cmake -S "${SOURCE:-$ROOT}" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLM4V_APP=OFF -DGLM4V_GUI=OFF \
         -DCMAKE_PREFIX_PATH="$torch_prefix;$SYS/usr" -DPKG_CONFIG_EXECUTABLE="$SYS/usr/bin/pkgconf" \
         -DGLM4V_CUDA_ARCHITECTURES="$ARCH" -DTORCH_CUDA_ARCH_LIST=9.0 "$@" >>"$LOG" 2>&1
 }
@@ -135,6 +138,16 @@ print(f"a token's ops in sequence: {d.get('decode_token_sequence_ms')} ms; each 
 for k in d.get("decode_layer_kinds_in_sequence", []):
     print(f"{k['kind']:<36} {k['us_per_token']:8.1f} us per token")
 PY
+}
+
+stage_bench_base() {
+    local base=$ROOT/.device/base dir=$ROOT/build-device-base
+    step "bench-base $(cat "$base/COMMIT" 2>/dev/null)"
+    [ -f "$base/CMakeLists.txt" ] || { fail "bench-base needs .device/base: run tools/device_base.sh COMMIT"; return; }
+    SOURCE=$base configure "$dir" || { fail "configure of .device/base"; return; }
+    cmake --build "$dir" -j"$(nproc)" --target bench_nf4 >>"$LOG" 2>&1 || { fail "build of .device/base"; return; }
+    timeout 200 "$dir/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_base.json" 2>>"$LOG" || fail "bench_nf4 of base"
+    print_bench_nf4 "$OUT/bench_nf4_base.json"
 }
 
 # The GEMV of each shape in SPLIT_SHAPES (comma-separated bench shape names) with its k forced into each number of
