@@ -27,8 +27,8 @@
 // writes y. So results are deterministic, whoever finishes first.
 //
 // Why SwiGLU at the end of the up projection and not at the start of the down projection, which reads its output:
-// there every block computed all 13696 SiLUs of the layer (an exp and a division each) before its first step, about
-// 40% of the down projection's instructions, after the wait on the previous kernel. Here each is computed once: a
+// there every block computed all 13696 SiLUs of the layer (an exp and a division each) before its first step, after
+// the wait on the previous kernel: 27% of that GEMV's time (docs/performance.md). Here each is computed once: a
 // stripe's 16 rows are 8 gate rows and the 8 up rows that pair with them, so one thread holds both sums of an output.
 //
 // Shared memory: the code-pair table replicated once per lane (256 x 32 x 4 bytes), so a warp's 32 lookups hit 32
