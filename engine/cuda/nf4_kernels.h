@@ -22,11 +22,11 @@ struct Nf4DeviceWeight {
 // the activation type (bf16 codes are within 2^-9 of the exact ones, the rounding prefill's dequantize applies too).
 // x' is x, or RMSNorm(x) * norm_weight, rounded as the reference rounds. With swiglu_output, y is [rows, out / 2]:
 // silu of the product's first half times its second half (model::swiglu of the rounded product), which is what the
-// down projection reads. The residual [rows, out] may be y itself (an in-place residual add); x
-// must not overlap y. Needs nf4_gemv_supports(w) and 16-byte aligned x, norm_weight and packed. A weight with few
-// output rows has its k split over several blocks, whose sums meet in `workspace` (nf4_gemv_workspace_floats of
-// the weight; no initial value needed) and are added in a fixed order: results do not depend on timing. The split
-// parts count their arrivals in per-device counters, so two GEMVs must not run concurrently on one device.
+// down projection reads. The residual [rows, out] may be y itself (an in-place residual add); x must not overlap y.
+// Needs nf4_gemv_supports(w) and 16-byte aligned x, norm_weight and packed. A weight with few output rows has its k
+// split over several blocks, whose sums meet in `workspace` (nf4_gemv_workspace_floats of the weight; no initial
+// value needed) and are added in a fixed order: results do not depend on timing. The split parts count their
+// arrivals in per-device counters, so two GEMVs must not run concurrently on one device.
 constexpr int kNf4GemvMaxRows = 8;
 enum class GemvPrologue { None, RmsNorm };
 struct Nf4GemvParams {
