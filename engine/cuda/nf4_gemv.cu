@@ -137,11 +137,10 @@ struct KernelArgs {
     std::int64_t swiglu_half; // a SwiGLU output's y is [rows, swiglu_half] (the kernel's kSwiGlu)
 };
 
-// The weight row behind row r of stripe s: 16 s + r; with a SwiGLU output, gate row 8 s + r for r < 8, then the up
-// rows half + 8 s + r - 8 that pair with them.
-template <bool kSwiGlu> __device__ __forceinline__ std::int64_t weight_row(const KernelArgs& a, int s, int r) {
-    if constexpr (kSwiGlu) return 8 * static_cast<std::int64_t>(s) + r + (r < 8 ? 0 : a.swiglu_half - 8);
-    return static_cast<std::int64_t>(s) * kStripe + r;
+// The weight row behind row r of stripe s of a SwiGLU output: gate row 8 s + r for r < 8, then the up rows
+// half + 8 s + r - 8 that pair with them.
+__device__ __forceinline__ std::int64_t swiglu_weight_row(const KernelArgs& a, int s, int r) {
+    return 8 * static_cast<std::int64_t>(s) + r + (r < 8 ? 0 : a.swiglu_half - 8);
 }
 
 // x' into shared memory, rounded where the reference rounds: RMSNorm as model::rms_norm (statistics and products in
@@ -279,8 +278,8 @@ struct Issuer {
         if (s.count <= 0) return;
         if (s.stripe != stripe) {
             stripe = s.stripe;
-            // A SwiGLU output's stripe is 8 gate rows, then the up rows that pair with them (weight_row): the same
-            // strides, with a jump over up_jump rows where a thread's rows pass row 8 of the stripe.
+            // A SwiGLU output's stripe is 8 gate rows, then the up rows that pair with them (swiglu_weight_row): the
+            // same strides, with a jump over up_jump rows where a thread's rows pass row 8 of the stripe.
             const std::int64_t last = a.out_features - 1, row_bytes = a.in_features / 2;
             const std::int64_t base = static_cast<std::int64_t>(stripe) * (kSwiGlu ? kStripe / 2 : kStripe);
             const std::int64_t up_jump = kSwiGlu ? a.swiglu_half - kStripe / 2 : 0;
@@ -384,8 +383,8 @@ __device__ __forceinline__ void store_result(const KernelArgs& a, int m, int r, 
     if constexpr (kSwiGlu) {
         if (r < 8)
             static_cast<T*>(a.y)[m * a.swiglu_half + 8 * static_cast<std::int64_t>(stripe) + r] =
-                Act<T>::from_float(swiglu1<T>(product<T>(a, sum_of(r), weight_row<true>(a, stripe, r)),
-                                              product<T>(a, sum_of(r + 8), weight_row<true>(a, stripe, r + 8))));
+                Act<T>::from_float(swiglu1<T>(product<T>(a, sum_of(r), swiglu_weight_row(a, stripe, r)),
+                                              product<T>(a, sum_of(r + 8), swiglu_weight_row(a, stripe, r + 8))));
         return;
     }
     const std::int64_t row = static_cast<std::int64_t>(stripe) * kStripe + r;

@@ -387,6 +387,15 @@ TEST_CASE("the NF4 kernels refuse bad inputs with a message", "[cuda][nf4][error
     no_norm.input = kernels::Nf4GemvOptions::Input::RmsNorm;
     expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), w, no_norm); }, ErrorKind::InvalidInput,
                  "norm weight");
+    kernels::Nf4GemvOptions swiglu_added;
+    swiglu_added.swiglu_output = true;
+    swiglu_added.residual = torch::randn({1, 64}, bf16);
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), w, swiglu_added); }, ErrorKind::InvalidInput,
+                 "SwiGLU output needs");
+    kernels::Nf4GemvOptions swiglu;
+    swiglu.swiglu_output = true;
+    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), random_weight(56, 256).to(cuda), swiglu); },
+                 ErrorKind::InvalidInput, "out_features % 16");
     // A geometry the GEMV does not take (in % 64 != 0) is refused here; quant::Linear dequantizes instead.
     const quant::Nf4Weight narrow = random_weight(64, 96).to(cuda);
     CHECK_FALSE(kernels::nf4_gemv_supports(narrow));
