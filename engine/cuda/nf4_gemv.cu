@@ -408,6 +408,10 @@ __device__ void finish_unit(const KernelArgs& a, float* partial, const float (&a
     mine[(g + 8) * 8 + 2 * t + 1] = acc[3];
     __syncthreads();
     const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
+    // A SwiGLU output's exp and division wait until after the barrier, so only the threads that compute them (the
+    // first 8 of each 16, in warp 0 for one row of x) lag behind the other warps, which go on to the next stage.
+    float sums[2] = {0.0f, 0.0f};
+    bool pending = false;
     if (threadIdx.x < kStripe * 8 && m < a.rows) {
         const auto sum_of = [&](int row) {
             float v = 0.0f;
@@ -415,12 +419,18 @@ __device__ void finish_unit(const KernelArgs& a, float* partial, const float (&a
             for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + row * 8 + m];
             return v;
         };
-        if (a.splits == 1)
-            store_result<T, kSwiGlu>(a, m, r, s.stripe, sum_of);
-        else
+        if (a.splits != 1) {
             a.workspace[static_cast<std::int64_t>(s.unit) * (kStripe * 8) + threadIdx.x] = sum_of(r);
+        } else if constexpr (kSwiGlu) {
+            pending = r < 8;
+            if (pending) sums[0] = sum_of(r), sums[1] = sum_of(r + 8);
+        } else {
+            store_result<T, false>(a, m, r, s.stripe, sum_of);
+        }
     }
     __syncthreads();
+    if constexpr (kSwiGlu)
+        if (pending) store_result<T, true>(a, m, r, s.stripe, [&](int row) { return sums[row < 8 ? 0 : 1]; });
 }
 
 // After a block's last stage, for a split GEMV: each of its parts counts its arrival at its stripe, and the part
