@@ -54,16 +54,18 @@ def device_of(runs):
 def plot_context(runs, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
     top = 0
-    for label, data in runs:
+    for i, (label, data) in enumerate(runs):
         points = sorted(data["decode_vs_context"], key=lambda p: p["context"])
         x = [p["context"] for p in points]
         y = [p["tokens_per_s"] for p in points]
         # The spread over the repetitions, where the benchmark reports it.
         spread = [[p["tokens_per_s"] - p.get("tokens_per_s_min", p["tokens_per_s"]) for p in points],
                   [p.get("tokens_per_s_max", p["tokens_per_s"]) - p["tokens_per_s"] for p in points]]
-        ax.errorbar(x, y, yerr=spread, marker="o", capsize=3, label=label)
+        line = ax.errorbar(x, y, yerr=spread, marker="o", capsize=3, label=label)
+        # Each run's numbers one line further down, in its colour, so close runs stay readable.
         for xi, yi in zip(x, y):
-            ax.annotate(f"{yi:.0f}", (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+            ax.annotate(f"{yi:.0f}", (xi, yi), textcoords="offset points", xytext=(0, -14 - 10 * i), ha="center",
+                        fontsize=8, color=line[0].get_color())
         top = max(top, max(y))
     ax.set_xlabel("rows in the KV cache when decoding starts")
     ax.set_ylabel("decode tokens/s (greedy)")
