@@ -3,6 +3,9 @@
 // over the finished one's KV cache and decode graph (Glm4v::keep_spare_decoder) and must answer exactly as it did.
 // Needs GLM4V_SOURCE_DIR (the real config to shrink) and GLM4V_GOLDEN_DIR (a tokenizer), which ctest and
 // tools/gpu_check.sh set.
+// libtorch first: its glog-style CHECK(cond) would otherwise replace Catch's and abort on failure.
+#include <torch/types.h>
+#undef CHECK
 #include <catch2/catch.hpp>
 
 #include "engine/io/config.h"

@@ -2,6 +2,9 @@
 // embedding with the KV-cache append (bit-identical), split attention against scaled_dot_product_attention, the
 // prefill's RMSNorm and SwiGLU, and a whole fused decode step and fused prefill of a random NF4 model with GLM-4V's
 // attention geometry against the general forward pass.
+// libtorch first: its glog-style CHECK(cond) would otherwise replace Catch's and abort on failure.
+#include <torch/types.h>
+#undef CHECK
 #include <catch2/catch.hpp>
 
 #include "engine/cuda/decode_ops.h"

@@ -1,5 +1,8 @@
 // The NF4 CUDA kernels against the CPU reference (engine/quant/nf4.cpp), on every linear-layer shape of
 // GLM-4V-9B. A GPU executable: exits 77 (CTest: skipped) without a CUDA device.
+// libtorch first: its glog-style CHECK(cond) would otherwise replace Catch's and abort on failure.
+#include <torch/types.h>
+#undef CHECK
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 

@@ -4,6 +4,9 @@
 #include "engine/quant/nf4.h"
 #include "tests/support/test_support.h"
 
+// libtorch first: its glog-style CHECK(cond) would otherwise replace Catch's and abort on failure.
+#include <torch/types.h>
+#undef CHECK
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
