@@ -253,7 +253,7 @@ TEST_CASE("the NF4 GEMV's RMSNorm prologue, residual epilogue and SwiGLU output 
                 const torch::Tensor x = torch::randn({rows, c.in}, on) * 2;
                 const torch::Tensor norm_weight = (torch::rand({c.in}) + 0.5).to(dtype);
                 const torch::Tensor bias = (torch::randn({c.out}) * 0.1).to(dtype);
-                const torch::Tensor residual = torch::randn({rows, c.swiglu ? c.out / 2 : c.out}, on);
+                const torch::Tensor residual = torch::randn({rows, c.out}, on); // added unless the output is SwiGLU's
                 // The reference: the model's own ops on the CPU in the same dtype, then an exact product.
                 const torch::Tensor x_ref = c.input == Input::RmsNorm ? model::rms_norm(x, norm_weight, 1e-5) : x;
                 const torch::Tensor lin = (reference_gemv(x_ref, cpu, bias)).to(dtype);
