@@ -17,8 +17,6 @@
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
 #   bench-splits          bench_splits.json: GEMVs with k forced into n parts (SPLIT_SHAPES, SPLITS)       (~20 s)
-#   bench-blocks          bench_blocks.json: bench-kernels with the GEMVs on at most n blocks an SM, for each n in
-#                         BLOCKS (default "1 2"): whether the next GEMV's start beside this one pays     (~2 min)
 #   bench-base            bench_nf4_base.json: bench-kernels of another commit's tree, .device/base (made by
 #                         tools/device_base.sh COMMIT), built and timed in this call: a kernel change against
 #                         its baseline on the same lent card, whose speed varies from loan to loan          (~1.5 min)
@@ -180,29 +178,6 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
         if k["kernel"] == "nf4_gemv_bf16":
             print(f"{k['shape']:18} splits {parts:>2}  rows {k['rows']}  {k['ms'] * 1e3:7.1f} us  "
                   f"{k['of_copy'] * 100:5.1f}% of copy")
-json.dump(runs, open(sys.argv[2], "w"), indent=1)
-PY
-    rm -rf "$runs"
-}
-
-stage_bench_blocks() {
-    step "bench-blocks ${BLOCKS:=1 2}"
-    local n runs
-    runs=$(mktemp -d)
-    for n in $BLOCKS; do
-        timeout 200 "$BUILD/bench/gpu/bench_nf4" --reps 50 --blocks-per-sm "$n" >"$runs/$n.json" 2>>"$LOG" ||
-            fail "bench_nf4 --blocks-per-sm $n"
-        echo "-- at most $n blocks an SM" | tee -a "$LOG"
-        print_bench_nf4 "$runs/$n.json"
-    done
-    python3 - "$runs" "$OUT/bench_blocks.json" <<'PY'
-import json, pathlib, sys
-runs = {}
-for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
-    try:
-        runs[f.stem] = json.loads(f.read_text())
-    except ValueError as e:
-        print(f"{f.name}: no JSON ({e})")
 json.dump(runs, open(sys.argv[2], "w"), indent=1)
 PY
     rm -rf "$runs"

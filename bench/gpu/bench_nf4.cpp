@@ -4,11 +4,10 @@
 // layer kind, each op of the fused decode step (model/fused_decode.h) timed alone at its real shape. GEMVs and decode
 // ops are timed inside a CUDA graph (gpu_timing.h graph_ms), as the decode step runs them; dequantize, eagerly.
 //
-//   bench_nf4 [--reps N] [--shape NAME] [--splits N] [--blocks-per-sm N]
+//   bench_nf4 [--reps N] [--shape NAME] [--splits N]
 //
 // --shape times that shape's kernels alone and nothing else: what `gpu_check.sh ncu` profiles. --splits makes every
-// GEMV split its k in N parts, not as many as the launch plan picks (`gpu_check.sh bench-splits`). --blocks-per-sm
-// runs every GEMV on at most N blocks an SM (`gpu_check.sh bench-blocks`).
+// GEMV split its k in N parts, not as many as the launch plan picks (`gpu_check.sh bench-splits`).
 #include "bench/gpu/gpu_timing.h"
 #include "engine/cuda/decode_ops.h"
 #include "engine/cuda/nf4_kernels.h"
@@ -156,8 +155,6 @@ int main(int argc, char** argv) {
         if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
         if (std::strcmp(argv[i], "--shape") == 0) only_shape = argv[i + 1];
         if (std::strcmp(argv[i], "--splits") == 0) kernels::nf4_gemv_force_splits(std::atoi(argv[i + 1]));
-        if (std::strcmp(argv[i], "--blocks-per-sm") == 0)
-            kernels::nf4_gemv_limit_blocks_per_sm(std::atoi(argv[i + 1]));
     }
     if (!torch::cuda::is_available()) {
         std::puts("{\"error\": \"no CUDA device\"}");

@@ -562,7 +562,6 @@ int smem_bytes(int rows, std::int64_t in, std::size_t elem, GemvPrologue prologu
 
 int g_smem_cap = 0;     // nf4_gemv_limit_shared_memory
 int g_forced_splits = 0; // nf4_gemv_force_splits
-int g_blocks_per_sm = 0; // nf4_gemv_limit_blocks_per_sm
 
 // x' bytes that fit the current device beside the ring, the table and the sums: 96 KB on an H100 (227 KB of shared
 // memory a block), 26 KB on a GeForce RTX 30 or 40 (99 KB).
@@ -619,8 +618,6 @@ Launch plan_launch(const Nf4DeviceWeight& w, int rows, int room) {
     }
     Launch l{resident_blocks(reinterpret_cast<const void*>(kernel), smem_bytes(rows, w.in_features, sizeof(T), kPrologue)),
              1};
-    if (g_blocks_per_sm > 0)
-        l.grid = std::min(l.grid, g_blocks_per_sm * current_device_attribute(cudaDevAttrMultiProcessorCount));
     const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;
     const int steps = static_cast<int>(w.in_features / kStep);
     const GemvSplitLimits limits{kMaxSplits, kMaxSplitStripes, kStageSteps};
@@ -706,8 +703,6 @@ bool nf4_gemv_supports(const Nf4DeviceWeight& w) {
 void nf4_gemv_limit_shared_memory(int bytes) { g_smem_cap = bytes; }
 
 void nf4_gemv_force_splits(int splits) { g_forced_splits = splits; }
-
-void nf4_gemv_limit_blocks_per_sm(int blocks) { g_blocks_per_sm = blocks; }
 
 std::int64_t nf4_gemv_workspace_floats(const Nf4DeviceWeight& w) {
     const std::int64_t stripes = (w.out_features + kStripe - 1) / kStripe;

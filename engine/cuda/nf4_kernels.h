@@ -52,10 +52,6 @@ void nf4_gemv_limit_shared_memory(int bytes);
 // Splits every later GEMV's k in `splits` parts (0: as many as the launch plan picks, gemv_plan.h), for tests and
 // tuning runs (bench_nf4 --splits).
 void nf4_gemv_force_splits(int splits);
-// Runs every later GEMV on at most `blocks` blocks an SM (0: as many as fit, two on an H100 or H200), for tests and
-// tuning runs (bench_nf4 --blocks-per-sm). On one, the next kernel's block fits beside this one's and, launched after
-// it (programmatic dependent launch), starts its weight copies while this one still runs.
-void nf4_gemv_limit_blocks_per_sm(int blocks);
 void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream);
 

@@ -156,31 +156,6 @@ TEST_CASE("an NF4 GEMV whose k is split over blocks is exact and deterministic",
     }
 }
 
-TEST_CASE("an NF4 GEMV on one block an SM gives the bits of the full grid", "[cuda][nf4][gemv][grid]") {
-    // The grid is a tuning choice (nf4_gemv_limit_blocks_per_sm): fewer blocks take more units each, and a unit's sum
-    // does not depend on the block that computes it, so with k unsplit on both grids the bits must not change.
-    torch::manual_seed(18);
-    const torch::Device cuda(torch::kCUDA);
-    struct Reset {
-        ~Reset() {
-            kernels::nf4_gemv_limit_blocks_per_sm(0);
-            kernels::nf4_gemv_force_splits(0);
-        }
-    } reset;
-    kernels::nf4_gemv_force_splits(1);
-    for (const Shape& s : {kModelShapes[0], kModelShapes[3]}) { // qkv, 4h_to_h
-        const quant::Nf4Weight w = random_weight(s.out, s.in).to(cuda);
-        for (const std::int64_t rows : {1, 3}) {
-            const torch::Tensor x = torch::randn({rows, s.in}).to(torch::kBFloat16).to(cuda);
-            kernels::nf4_gemv_limit_blocks_per_sm(0);
-            const torch::Tensor full = kernels::nf4_gemv(x, w);
-            kernels::nf4_gemv_limit_blocks_per_sm(1);
-            INFO(s.name << " rows " << rows);
-            CHECK(torch::equal(kernels::nf4_gemv(x, w), full));
-        }
-    }
-}
-
 TEST_CASE("on a card with 99 KB of shared memory the NF4 GEMV takes fewer rows a launch, or leaves the layer to a "
           "matmul", "[cuda][nf4][gemv][room]") {
     // A GeForce RTX 30 or 40 allows a block 99 KB, not the 227 KB of an H100. The kernel must ask only for what the
