@@ -1,8 +1,9 @@
 // Microbenchmarks of the NF4 and decode kernels on the real GLM-4V-9B shapes with random weights (DESIGN.md section
 // 8). Prints one JSON object: the card's device-to-device copy bandwidth, then each kernel's median time and the
-// bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth); then one decoded token's time by
-// layer kind, each op of the fused decode step (model/fused_decode.h) timed alone at its real shape. GEMVs and decode
-// ops are timed inside a CUDA graph (gpu_timing.h graph_ms), as the decode step runs them; dequantize, eagerly.
+// bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth) and a copy of as many bytes; then one
+// decoded token's time by layer kind, each op of the fused decode step (model/fused_decode.h) timed alone at its real
+// shape. GEMVs and decode ops are timed inside a CUDA graph (gpu_timing.h graph_ms), as the decode step runs them;
+// dequantize, eagerly.
 //
 //   bench_nf4 [--reps N] [--shape NAME] [--splits N]
 //
@@ -211,6 +212,21 @@ int main(int argc, char** argv) {
             emit("nf4_gemv_bf16", rows, ms, bytes);
             if (rows == 1) decode_ms += ms * s.per_token;
             if (rows == 1) decode_floor_ms += s.per_token * bytes / (copy_gbs * 1e9) * 1e3;
+        }
+        // A device-to-device copy that reads and writes as many bytes as the rows-1 GEMV moves, timed the same way:
+        // what a kernel of this size reaches at all, its launch and latency included, against the 2 GiB copy's ceiling.
+        {
+            const std::int64_t half = (weight_bytes + s.in * 2 + s.out * 2) / 2;
+            const torch::Tensor dst = torch::empty({half}, torch::TensorOptions().dtype(torch::kUInt8).device(cuda));
+            const double ms = glm4v::bench::graph_ms( // the stream is the capture's, inside graph_ms
+                [&](int i) {
+                    glm4v::bench::cuda_check(cudaMemcpyAsync(dst.data_ptr(), ws[i % copies].packed.data_ptr(), half,
+                                                             cudaMemcpyDeviceToDevice,
+                                                             c10::cuda::getCurrentCUDAStream().stream()),
+                                             "cudaMemcpyAsync");
+                },
+                reps);
+            emit("copy_same_bytes", 0, ms, 2 * half);
         }
         // Dequantize to bf16 (prefill): reads the weight, writes 2 bytes per element.
         const std::int64_t dq_bytes = weight_bytes + s.out * s.in * 2;
