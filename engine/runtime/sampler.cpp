@@ -19,9 +19,11 @@ void validate(const GenerationOptions& o) {
 
 Sampler::Sampler(const GenerationOptions& options) : options_(options), rng_(options.seed) { validate(options); }
 
-// On the logits' own device: a GPU sorts the 151k logits in tens of microseconds, where the CPU spent milliseconds a
-// token on a partial sort of every id (the app's default top-p sampling decoded at a fraction of greedy's speed);
-// only the kept candidates come to the CPU for the seeded draw.
+// On the logits' own device, with one read-back a token: the stable sort, the cumulative mass, the cut and the
+// draw's search all run there, and only the drawn id comes back. The draw's uniform number comes from the generator
+// seeded per reply, on the CPU, so a seed reproduces a reply. Reading back the kept candidates instead cost a copy of
+// the whole kept prefix, 2.4 MB where the logits are flat as a random model's are, and three waits for the GPU a
+// token (docs/performance.md).
 std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std::int64_t>& previous) {
     const bool penalize = options_.repetition_penalty != 1.0 && !previous.empty();
     if (options_.temperature == 0 && !penalize) return logits.argmax().item<std::int64_t>();
@@ -41,20 +43,20 @@ std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std:
     }
     if (options_.temperature == 0) return l.argmax().item<std::int64_t>();
 
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
     // Candidates by descending logit, ties by id (a stable sort), so a seed gives the same draw everywhere.
     const auto [sorted, order] = torch::sort(l, /*stable=*/true, /*dim=*/0, /*descending=*/true);
     const std::int64_t keep = options_.top_k > 0 ? std::min<std::int64_t>(n, options_.top_k) : n;
-    const torch::Tensor p = torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options_.temperature);
-    std::int64_t cut = keep;
-    if (options_.top_p < 1.0) {
-        // Smallest prefix whose mass reaches top_p; the top token always stays.
-        const torch::Tensor mass = torch::cumsum(p, 0) / p.sum();
-        cut = std::min<std::int64_t>(keep, mass.lt(options_.top_p).sum().item<std::int64_t>() + 1);
-    }
-    const torch::Tensor weights = p.narrow(0, 0, cut).to(torch::kCPU, torch::kFloat64).contiguous();
-    const torch::Tensor ids = order.narrow(0, 0, cut).to(torch::kCPU).contiguous();
-    std::discrete_distribution<std::size_t> pick(weights.data_ptr<double>(), weights.data_ptr<double>() + cut);
-    return ids.data_ptr<std::int64_t>()[pick(rng_)];
+    const torch::Tensor mass = torch::cumsum(torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options_.temperature), 0);
+    // The last candidate kept: the smallest prefix whose share of the mass reaches top_p; the top token always stays.
+    torch::Tensor last = torch::full({1}, keep - 1, order.options());
+    if (options_.top_p < 1.0)
+        last = torch::minimum((mass < mass[keep - 1] * options_.top_p).sum().reshape({1}), last);
+    // The first candidate whose cumulative mass passes u of the kept mass: each is drawn with its own share, and
+    // one whose weight underflowed to zero never is.
+    const torch::Tensor target = mass.index_select(0, last) * u;
+    const torch::Tensor at = torch::minimum(torch::searchsorted(mass, target, /*out_int32=*/false, /*right=*/true), last);
+    return order.index_select(0, at).item<std::int64_t>();
 }
 
 } // namespace glm4v::engine::runtime
