@@ -8,7 +8,8 @@
 namespace glm4v::engine::runtime {
 
 void validate(const GenerationOptions& o) {
-    GLM4V_CHECK(o.max_new_tokens > 0, ErrorKind::InvalidInput) << "max_new_tokens must be positive, not " << o.max_new_tokens;
+    GLM4V_CHECK(o.max_new_tokens > 0, ErrorKind::InvalidInput)
+        << "max_new_tokens must be positive, not " << o.max_new_tokens;
     GLM4V_CHECK(o.temperature >= 0 && std::isfinite(o.temperature), ErrorKind::InvalidInput)
         << "temperature must be 0 or more, not " << o.temperature;
     GLM4V_CHECK(o.top_p > 0 && o.top_p <= 1, ErrorKind::InvalidInput) << "top_p must be in (0, 1], not " << o.top_p;
@@ -39,7 +40,8 @@ std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std:
         seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
         const torch::Tensor ids = torch::tensor(seen, torch::kInt64).to(l.device());
         const torch::Tensor v = l.index_select(0, ids);
-        l = l.clone().index_copy_(0, ids, torch::where(v > 0, v / options_.repetition_penalty, v * options_.repetition_penalty));
+        const double penalty = options_.repetition_penalty;
+        l = l.clone().index_copy_(0, ids, torch::where(v > 0, v / penalty, v * penalty));
     }
     if (options_.temperature == 0) return l.argmax().item<std::int64_t>();
 
@@ -47,7 +49,8 @@ std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std:
     // Candidates by descending logit, ties by id (a stable sort), so a seed gives the same draw everywhere.
     const auto [sorted, order] = torch::sort(l, /*stable=*/true, /*dim=*/0, /*descending=*/true);
     const std::int64_t keep = options_.top_k > 0 ? std::min<std::int64_t>(n, options_.top_k) : n;
-    const torch::Tensor mass = torch::cumsum(torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options_.temperature), 0);
+    const torch::Tensor mass =
+        torch::cumsum(torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options_.temperature), 0);
     // The last candidate kept: the smallest prefix whose share of the mass reaches top_p; the top token always stays.
     torch::Tensor last = torch::full({1}, keep - 1, order.options());
     if (options_.top_p < 1.0)
@@ -55,7 +58,8 @@ std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std:
     // The first candidate whose cumulative mass passes u of the kept mass: each is drawn with its own share, and
     // one whose weight underflowed to zero never is.
     const torch::Tensor target = mass.index_select(0, last) * u;
-    const torch::Tensor at = torch::minimum(torch::searchsorted(mass, target, /*out_int32=*/false, /*right=*/true), last);
+    const torch::Tensor at =
+        torch::minimum(torch::searchsorted(mass, target, /*out_int32=*/false, /*right=*/true), last);
     return order.index_select(0, at).item<std::int64_t>();
 }
 
