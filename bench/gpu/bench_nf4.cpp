@@ -177,6 +177,9 @@ int main(int argc, char** argv) {
         {"vision dense", 1792, 1792, 0},       {"vision fc1", 15360, 1792, 0},
         {"vision fc2", 1792, 15360, 0},        {"projector h_to_4h", 13696, 4096, 0},
         {"projector 4h_to_h", 4096, 13696, 0},
+        // A GEMV of one 64-wide step a stripe, a stripe for every block of an H200's grid: almost only what any GEMV
+        // pays beside its bytes (its start behind the previous kernel, table, x', one step, the sums' reduction).
+        {"fixed cost, k 64", 264 * 16, 64, 0},
     };
     const std::int64_t l2 = prop.l2CacheSize;
 
