@@ -17,9 +17,10 @@
 #   bench-context         bench_model_context.json: decode_vs_context alone, after a kernel change      (~1 min)
 #   bench-startup         bench_startup.json: start-up from the quantized cache, warm and cold          (~1.5 min)
 #   bench-splits          bench_splits.json: GEMVs with k forced into n parts (SPLIT_SHAPES, SPLITS)       (~20 s)
-#   bench-base            bench_nf4_base.json: bench-kernels of another commit's tree, .device/base (made by
-#                         tools/device_base.sh COMMIT), built and timed in this call: a kernel change against
-#                         its baseline on the same lent card, whose speed varies from loan to loan          (~1.5 min)
+#   bench-base            bench_nf4_NAME.json: bench-kernels of another commit's tree, .device/NAME for each NAME
+#                         in BASES (default "base"; made by tools/device_base.sh COMMIT NAME), built and timed in
+#                         this call: a kernel change against its baseline on the same lent card, whose speed
+#                         varies from loan to loan                                                  (~1.5 min each)
 #   bench-variants        bench_variants.json: bench-kernels of this tree with constants of engine/cuda/nf4_gemv.cu
 #                         changed, for each variant in VARIANTS (space-separated; a variant is name=value[,...],
 #                         e.g. "kStageSteps=16,kStages=4"): a tuning choice timed beside the tree in one call  (~2 min each)
@@ -144,13 +145,18 @@ PY
 }
 
 stage_bench_base() {
-    local base=$ROOT/.device/base dir=$ROOT/build-device-base
-    step "bench-base $(cat "$base/COMMIT" 2>/dev/null)"
-    [ -f "$base/CMakeLists.txt" ] || { fail "bench-base needs .device/base: run tools/device_base.sh COMMIT"; return; }
-    SOURCE=$base configure "$dir" || { fail "configure of .device/base"; return; }
-    cmake --build "$dir" -j"$(nproc)" --target bench_nf4 >>"$LOG" 2>&1 || { fail "build of .device/base"; return; }
-    timeout 200 "$dir/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_base.json" 2>>"$LOG" || fail "bench_nf4 of base"
-    print_bench_nf4 "$OUT/bench_nf4_base.json"
+    local name base dir
+    for name in ${BASES:-base}; do
+        base=$ROOT/.device/$name dir=$ROOT/build-device-$name
+        step "bench-base $name $(cat "$base/COMMIT" 2>/dev/null)"
+        [ -f "$base/CMakeLists.txt" ] ||
+            { fail "bench-base needs .device/$name: run tools/device_base.sh COMMIT $name"; continue; }
+        SOURCE=$base configure "$dir" || { fail "configure of .device/$name"; continue; }
+        cmake --build "$dir" -j"$(nproc)" --target bench_nf4 >>"$LOG" 2>&1 || { fail "build of .device/$name"; continue; }
+        timeout 200 "$dir/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_$name.json" 2>>"$LOG" ||
+            fail "bench_nf4 of $name"
+        print_bench_nf4 "$OUT/bench_nf4_$name.json"
+    done
 }
 
 # The GEMV of each shape in SPLIT_SHAPES (comma-separated bench shape names) with its k forced into each number of
