@@ -21,9 +21,6 @@
 #                         in BASES (default "base"; made by tools/device_base.sh COMMIT NAME), built and timed in
 #                         this call: a kernel change against its baseline on the same lent card, whose speed
 #                         varies from loan to loan                                                  (~1.5 min each)
-#   bench-variants        bench_variants.json: bench-kernels of this tree with constants of engine/cuda/nf4_gemv.cu
-#                         changed, for each variant in VARIANTS (space-separated; a variant is name=value[,...],
-#                         e.g. "kStageSteps=16,kStages=4"): a tuning choice timed beside the tree in one call  (~2 min each)
 #   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES, with its stall
 #                         reasons; NCU_SOURCE=1 adds them per SASS instruction                          (~1 min)
 # The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,
@@ -187,40 +184,6 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
         if k["kernel"] == "nf4_gemv_bf16":
             print(f"{k['shape']:18} splits {parts:>2}  rows {k['rows']}  {k['ms'] * 1e3:7.1f} us  "
                   f"{k['of_copy'] * 100:5.1f}% of copy")
-json.dump(runs, open(sys.argv[2], "w"), indent=1)
-PY
-    rm -rf "$runs"
-}
-
-stage_bench_variants() {
-    step "bench-variants ${VARIANTS:?bench-variants needs VARIANTS}"
-    local variant runs src dir assignment name value
-    runs=$(mktemp -d)
-    for variant in $VARIANTS; do
-        src=$ROOT/build-device-variant/src dir=$ROOT/build-device-variant/build
-        rm -rf "$src" && mkdir -p "$src"
-        tar -C "$ROOT" --exclude='./build*' --exclude=./.device --exclude=./.git --exclude=./.venv -cf - . |
-            tar -C "$src" -xf -
-        IFS=, read -ra assignments <<<"$variant"
-        for assignment in "${assignments[@]}"; do
-            name=${assignment%%=*} value=${assignment#*=}
-            grep -q "constexpr int $name = " "$src/engine/cuda/nf4_gemv.cu" || { fail "no constant $name"; continue 2; }
-            sed -i -E "s/(constexpr int $name = )[^;]+;/\1$value;/" "$src/engine/cuda/nf4_gemv.cu"
-        done
-        SOURCE=$src configure "$dir" || { fail "configure of $variant"; continue; }
-        cmake --build "$dir" -j"$(nproc)" --target bench_nf4 >>"$LOG" 2>&1 || { fail "build of $variant"; continue; }
-        echo "-- variant $variant" | tee -a "$LOG"
-        timeout 200 "$dir/bench/gpu/bench_nf4" --reps 50 >"$runs/$variant.json" 2>>"$LOG" || fail "bench_nf4 of $variant"
-        print_bench_nf4 "$runs/$variant.json"
-    done
-    python3 - "$runs" "$OUT/bench_variants.json" <<'PY'
-import json, pathlib, sys
-runs = {}
-for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
-    try:
-        runs[f.stem] = json.loads(f.read_text())
-    except ValueError as e:
-        print(f"{f.name}: no JSON ({e})")
 json.dump(runs, open(sys.argv[2], "w"), indent=1)
 PY
     rm -rf "$runs"
