@@ -130,7 +130,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 print(f"{d['device']}: copy {d['copy_d2d']['gb_per_s']:.0f} GB/s, bf16 matmul {d['bf16_matmul']['tflop_per_s']:.0f} TFLOP/s")
 for k in d["kernels"]:
-    print(f"{k['shape']:<18} {k['out']:>6}x{k['in']:<6} {k['kernel']:<24} rows {k['rows']} {k['ms']*1e3:9.1f} us "
+    print(f"{k['shape']:<18} {k['out']:>6}x{k['in']:<6} {k['kernel']:<26} rows {k['rows']} {k['ms']*1e3:9.1f} us "
           f"{k['gb_per_s']:7.0f} GB/s  {100*k['of_copy']:5.1f}% of copy")
 print(json.dumps(d.get("decode_token_weights")))
 for k in d.get("decode_layer_kinds", []):

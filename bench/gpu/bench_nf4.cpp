@@ -1,9 +1,9 @@
 // Microbenchmarks of the NF4 and decode kernels on the real GLM-4V-9B shapes with random weights (DESIGN.md section
 // 8). Prints one JSON object: the card's device-to-device copy bandwidth, then each kernel's median time and the
-// bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth) and a copy of as many bytes; then one
-// decoded token's time by layer kind, each op of the fused decode step (model/fused_decode.h) timed alone at its real
-// shape. GEMVs and decode ops are timed inside a CUDA graph (gpu_timing.h graph_ms), as the decode step runs them;
-// dequantize, eagerly.
+// bandwidth it achieved, beside the floor (bytes it must move / copy bandwidth), a copy of as many bytes and a kernel
+// that only reads them; then one decoded token's time by layer kind, each op of the fused decode step
+// (model/fused_decode.h) timed alone at its real shape. GEMVs and decode ops are timed inside a CUDA graph
+// (gpu_timing.h graph_ms), as the decode step runs them; dequantize, eagerly.
 //
 //   bench_nf4 [--reps N] [--shape NAME] [--splits N]
 //
@@ -230,6 +230,32 @@ int main(int argc, char** argv) {
                 },
                 reps);
             emit("copy_same_bytes", 0, ms, 2 * half);
+        }
+        // A kernel that only reads the rows-1 GEMV's bytes: the most a GEMV of this shape can reach, whatever its
+        // arithmetic. Launched one after another, and overlapped as the GEMV is; each the best of a few grids and
+        // loads in flight, each run from its own copy's bytes, so not from L2.
+        {
+            const std::int64_t bytes = (weight_bytes + s.in * 2 + s.out * 2 + 15) / 16 * 16;
+            const torch::Tensor src =
+                torch::empty({copies * bytes}, torch::TensorOptions().dtype(torch::kUInt8).device(cuda));
+            const torch::Tensor sink = torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt32).device(cuda));
+            for (const bool overlapped : {false, true}) {
+                double best = 1e30;
+                for (const int blocks_per_sm : {2, 4, 8})
+                    for (const int loads : {4, 8}) {
+                        const glm4v::bench::ReadPlan plan{blocks_per_sm, loads, overlapped};
+                        best = std::min(best, glm4v::bench::graph_ms(
+                                                  [&](int i) {
+                                                      glm4v::bench::read_bytes(
+                                                          static_cast<const std::uint8_t*>(src.data_ptr()) +
+                                                              (i % copies) * bytes,
+                                                          bytes, static_cast<unsigned*>(sink.data_ptr()), plan,
+                                                          c10::cuda::getCurrentCUDAStream().stream());
+                                                  },
+                                                  reps));
+                    }
+                emit(overlapped ? "read_same_bytes_overlapped" : "read_same_bytes", 0, best, bytes);
+            }
         }
         // Dequantize to bf16 (prefill): reads the weight, writes 2 bytes per element.
         const std::int64_t dq_bytes = weight_bytes + s.out * s.in * 2;

@@ -4,6 +4,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstdint>
 #include <functional>
 
 namespace glm4v::bench {
@@ -20,6 +21,14 @@ double graph_ms(const std::function<void(int)>& run, int reps);
 
 // A 2 GiB device-to-device copy, counting bytes read plus bytes written: the bandwidth ceiling of decode.
 double copy_gb_per_s();
+// Reads `bytes` (a multiple of 16) at src and nothing else (read_bytes.cu): on a grid of blocks_per_sm blocks of 256
+// threads an SM, each thread with `loads` (4 or 8) 16-byte loads in flight; overlapped, it starts before the previous
+// kernel in the stream ends, as a GEMV does. sink is a device word it may write.
+struct ReadPlan {
+    int blocks_per_sm, loads;
+    bool overlapped;
+};
+void read_bytes(const void* src, std::int64_t bytes, unsigned* sink, const ReadPlan& plan, cudaStream_t stream);
 // An 8192^3 bf16 matmul through cuBLAS: the compute ceiling of prefill and the vision tower.
 double bf16_matmul_tflop_per_s();
 
