@@ -2,7 +2,8 @@
 // (bench/gpu/glm4v-9b-config.json), weights drawn on the device and quantized by our kernel as they load, then the
 // user's path through runtime::Chat. Prints one JSON object (bench_report.h): the card's copy bandwidth and bf16
 // matmul rate measured in the same run ("copy_gb_per_s", "bf16_matmul_tflop_per_s"), the load ("load_s",
-// "weights_gib"), and the parts asked for with --only (default: all three), medians of --reps runs:
+// "weights_gib"), and the parts asked for with --only (default: all three), medians of --reps runs (the chat part's
+// conversations: max(2, reps / 2) after a warm-up, once eager and once through the graph):
 //   chat      "vision_ms"; "ttft_ms", the first token for a new 1120x1120 image and a 20-token question;
 //             "decode_tokens_per_s" with that image in context, through the decode step's CUDA graph (and
 //             "..._without_graphs"); "follow_up_ttft_ms" in the open conversation and "reopen_ttft_ms" after
