@@ -6,6 +6,8 @@
 Each PATH is a benchmark's JSON file, or a folder whose *.json files are read. Writes
   DIR/decode_vs_context.png   decode tokens/s against the rows in the KV cache, from bench_model's "decode_vs_context"
   DIR/decode_layer_kinds.png  microseconds per decoded token by layer kind, from bench_nf4's "decode_layer_kinds"
+  DIR/gemv_against_read.png   each language shape's GEMV beside a copy and a read of the same bytes, as % of copy
+                              bandwidth, from bench_nf4's "kernels" (the last file whose kernels include the reads)
 (DIR defaults to the repository's docs/). Every file holding a field is one series, labelled by its name, so runs
 before and after a change can be set side by side. A plot whose field no file holds is skipped with a message; the
 exit status is 1 only when no plot was made.
@@ -117,6 +119,43 @@ def plot_kinds(runs, out: Path) -> None:
     plt.close(fig)
 
 
+CEILING_KERNELS = [  # bench_nf4's kernel names, in the bars' order
+    ("nf4_gemv_bf16", "NF4 GEMV, rows 1"),
+    ("copy_same_bytes", "cudaMemcpy of the same bytes"),
+    ("read_same_bytes", "a read of them, launched after the previous kernel"),
+    ("read_same_bytes_overlapped", "a read of them, overlapping the previous kernel"),
+]
+
+
+def reads_measured(data) -> bool:
+    return any(k.get("kernel") == "read_same_bytes" for k in data.get("kernels", []))
+
+
+def plot_ceilings(runs, out: Path) -> None:
+    label, data = [(label, d) for label, d in runs if reads_measured(d)][-1]
+    shapes = [k["shape"] for k in data["kernels"]
+              if k["kernel"] == "nf4_gemv_bf16" and k["rows"] == 1 and not k["shape"].startswith(("vision", "projector", "fixed"))]
+    share = {(k["shape"], k["kernel"]): 100 * k["of_copy"] for k in data["kernels"] if k["rows"] in (0, 1)}
+    fig, ax = plt.subplots(figsize=(7.2, 3.8), dpi=120)
+    width = 0.8 / len(CEILING_KERNELS)
+    for i, (kernel, name) in enumerate(CEILING_KERNELS):
+        x = [j + (i - (len(CEILING_KERNELS) - 1) / 2) * width for j in range(len(shapes))]
+        bars = ax.bar(x, [share.get((s, kernel), 0) for s in shapes], width=width, label=name)
+        ax.bar_label(bars, labels=[f"{share.get((s, kernel), 0):.0f}" for s in shapes], fontsize=6, padding=2)
+    ax.axhline(75, color="black", linewidth=0.8, linestyle="--")
+    ax.annotate("issue #6: 75%", (-0.45, 75), textcoords="offset points", xytext=(0, 3), ha="left", fontsize=7)
+    ax.set_xticks(range(len(shapes)), [s.replace("language ", "") for s in shapes], fontsize=8)
+    ax.set_ylabel(f"% of the {data['copy_d2d']['gb_per_s']:.0f} GB/s copy")
+    ax.set_title(f"What the GEMV's bytes allow, each in a CUDA graph of 50 ({label}, {data.get('device', '')})",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_ylim(0, 140)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", type=Path, help="benchmark JSON files, or folders of them")
@@ -128,8 +167,11 @@ def main() -> int:
     for field, out, plot, source in [
         ("decode_vs_context", "decode_vs_context.png", plot_context, "bench_model (its context part)"),
         ("decode_layer_kinds", "decode_layer_kinds.png", plot_kinds, "bench_nf4"),
+        ("kernels", "gemv_against_read.png", plot_ceilings, "bench_nf4 (since it times the reads)"),
     ]:
         runs = series(found, field)
+        if plot is plot_ceilings:
+            runs = [(label, d) for label, d in runs if reads_measured(d)]
         if not runs:
             print(f"no file holds \"{field}\" (run {source} with a build that reports it); "
                   f"{out} not written", file=sys.stderr)
