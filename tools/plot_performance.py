@@ -148,8 +148,8 @@ def plot_ceilings(runs, out: Path) -> None:
     ax.set_ylabel(f"% of the {data['copy_d2d']['gb_per_s']:.0f} GB/s copy")
     ax.set_title(f"What the GEMV's bytes allow, each in a CUDA graph of 50 ({label}, {data.get('device', '')})",
                  fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_ylim(0, 140)
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    ax.set_ylim(0, 155)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(out)
