@@ -26,7 +26,9 @@
 # The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,
 # golden.log, the JSON above, ncu.txt). The default stages make exactly 8; a call that adds a stage should drop one.
 # BUILD_TARGETS narrows the build (e.g. "test_cuda_nf4 bench_nf4" for a kernel's test and timing alone).
-# MEMCHECK_TESTS narrows memcheck to a Catch2 test spec (e.g. "[decode],[prefill]") after a change to those kernels.
+# MEMCHECK_TESTS narrows memcheck to a Catch2 test spec (e.g. "[decode],[prefill]") after a change to those kernels;
+# MEMCHECK_TOOL=racecheck runs compute-sanitizer's shared-memory hazard check instead (after a change to a kernel's
+# barriers), MEMCHECK_TIMEOUT bounds it (default 400 s).
 # BENCH_MODEL_ARGS adds arguments to every bench_model run (e.g. "--reps 3"). Plots from the JSON:
 # tools/plot_performance.py, on the development machine.
 #
@@ -108,14 +110,15 @@ stage_golden() {
 }
 
 stage_memcheck() {
-    step memcheck
+    MEMCHECK_TOOL=${MEMCHECK_TOOL:-memcheck}
+    step "memcheck ($MEMCHECK_TOOL)"
     # shellcheck disable=SC2086
-    timeout 400 "$SANITIZER" --tool memcheck --error-exitcode 9 --print-limit 20 "$BUILD/tests/cuda/test_cuda_nf4" \
-        ${MEMCHECK_TESTS:+"$MEMCHECK_TESTS"} >"$OUT/memcheck.log" 2>&1
+    timeout "${MEMCHECK_TIMEOUT:-400}" "$SANITIZER" --tool "$MEMCHECK_TOOL" --error-exitcode 9 --print-limit 20 \
+        "$BUILD/tests/cuda/test_cuda_nf4" ${MEMCHECK_TESTS:+"$MEMCHECK_TESTS"} >"$OUT/memcheck.log" 2>&1
     local rc=$?
     tail -4 "$OUT/memcheck.log"
-    echo "memcheck exit status $rc (0 clean, 9 errors found, 124 timed out)" | tee -a "$LOG"
-    [ $rc = 0 ] || fail "memcheck exit $rc"
+    echo "$MEMCHECK_TOOL exit status $rc (0 clean, 9 errors found, 124 timed out)" | tee -a "$LOG"
+    [ $rc = 0 ] || fail "$MEMCHECK_TOOL exit $rc"
 }
 
 stage_bench_kernels() {
