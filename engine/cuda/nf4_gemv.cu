@@ -277,13 +277,30 @@ struct Issuer {
     template <bool kSwiGlu> __device__ __forceinline__ void issue(const KernelArgs& a, const StageAt& s, int slot) {
         if (s.count <= 0) return;
         if (s.stripe != stripe) {
-            stripe = s.stripe;
             // A SwiGLU output's stripe is 8 gate rows, then the up rows that pair with them (swiglu_weight_row): the
             // same strides, with a jump over up_jump rows where a thread's rows pass row 8 of the stripe.
             const std::int64_t last = a.out_features - 1, row_bytes = a.in_features / 2;
-            const std::int64_t base = static_cast<std::int64_t>(stripe) * (kSwiGlu ? kStripe / 2 : kStripe);
+            constexpr int kStripeRows = kSwiGlu ? kStripe / 2 : kStripe; // weight rows a stripe moves its first row
+            const std::int64_t base = static_cast<std::int64_t>(s.stripe) * kStripeRows;
             const std::int64_t up_jump = kSwiGlu ? a.swiglu_half - kStripe / 2 : 0;
-            if (base + kStripe - 1 <= last) { // all but a partial last stripe (never a SwiGLU output's)
+            if (base + kStripe - 1 > last) { // a partial last stripe (never a SwiGLU output's): rows past the end clamp
+#pragma unroll
+                for (int i = 0; i < kRowCopies; ++i)
+                    w[i] = a.packed + min(base + r + i * kRowStride, last) * row_bytes + c * 16;
+#pragma unroll
+                for (int i = 0; i < kScaleCopies; ++i)
+                    scale_k[i] = min(base + r2 + i * kScaleRowStride, last) * a.in_features + j * kStep;
+            } else if (stripe >= 0) {
+                // Every source moves by the same rows: a block's stripes only grow, and a partial one is the last,
+                // so the sources being moved were never clamped. Cheaper than setting them anew, which the output
+                // layer does at each of its units.
+                const std::int64_t rows = static_cast<std::int64_t>(s.stripe - stripe) * kStripeRows;
+                const std::int64_t bytes = rows * row_bytes, k = rows * a.in_features;
+#pragma unroll
+                for (int i = 0; i < kRowCopies; ++i) w[i] += bytes;
+#pragma unroll
+                for (int i = 0; i < kScaleCopies; ++i) scale_k[i] += k;
+            } else {
                 w[0] = a.packed + (base + r) * row_bytes + c * 16;
 #pragma unroll
                 for (int i = 1; i < kRowCopies; ++i)
@@ -293,14 +310,8 @@ struct Issuer {
                 for (int i = 1; i < kScaleCopies; ++i)
                     scale_k[i] = scale_k[i - 1] +
                                  (kScaleRowStride + (i * kScaleRowStride == kStripe / 2 ? up_jump : 0)) * a.in_features;
-            } else {
-#pragma unroll
-                for (int i = 0; i < kRowCopies; ++i)
-                    w[i] = a.packed + min(base + r + i * kRowStride, last) * row_bytes + c * 16;
-#pragma unroll
-                for (int i = 0; i < kScaleCopies; ++i)
-                    scale_k[i] = min(base + r2 + i * kScaleRowStride, last) * a.in_features + j * kStep;
             }
+            stripe = s.stripe;
         }
         const int offset = s.first * (kStep / 2);
         if (c < s.count * 2)
@@ -395,42 +406,35 @@ __device__ __forceinline__ void store_result(const KernelArgs& a, int m, int r, 
     static_cast<T*>(a.y)[at] = Act<T>::from_float(out);
 }
 
-// The end of a unit: the warps' partials summed in a fixed order; an unsplit stripe writes y, a split one leaves its
-// part in the workspace for join_split_parts.
-template <typename T, bool kSwiGlu>
-__device__ void finish_unit(const KernelArgs& a, float* partial, const float (&acc)[4], const StageAt& s, int warp,
-                            int g, int t) {
+// The end of a unit, in two halves around the barrier that ends its last stage. store_partials: each warp's sums into
+// shared memory. reduce_unit, after that barrier and the next stage's copies: the warps' partials summed in a fixed
+// order; an unsplit stripe writes y, a split one leaves its part in the workspace for join_split_parts. No barrier
+// follows the sums: a unit's partials are written again only after the next stage's opening barrier, which the
+// summing threads reach once done, so only they lag (once a second barrier waited for them and held back every warp's
+// copies of the next stage).
+__device__ __forceinline__ void store_partials(float* partial, const float (&acc)[4], int warp, int g, int t) {
     // Accumulator (g, 2t + c) is stripe row g, x row 2t + c; (g + 8, ...) likewise.
     float* mine = partial + warp * (kStripe * 8);
     mine[g * 8 + 2 * t] = acc[0];
     mine[g * 8 + 2 * t + 1] = acc[1];
     mine[(g + 8) * 8 + 2 * t] = acc[2];
     mine[(g + 8) * 8 + 2 * t + 1] = acc[3];
-    __syncthreads();
+}
+
+template <typename T, bool kSwiGlu>
+__device__ __forceinline__ void reduce_unit(const KernelArgs& a, const float* partial, const StageAt& s) {
     const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
-    // A SwiGLU output's exp and division wait until after the barrier, so only the threads that compute them (the
-    // first 8 of each 16, in warp 0 for one row of x) lag behind the other warps, which go on to the next stage.
-    float sums[2] = {0.0f, 0.0f};
-    bool pending = false;
-    if (threadIdx.x < kStripe * 8 && m < a.rows) {
-        const auto sum_of = [&](int row) {
-            float v = 0.0f;
+    if (threadIdx.x >= kStripe * 8 || m >= a.rows) return;
+    const auto sum_of = [&](int row) {
+        float v = 0.0f;
 #pragma unroll
-            for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + row * 8 + m];
-            return v;
-        };
-        if (a.splits != 1) {
-            a.workspace[static_cast<std::int64_t>(s.unit) * (kStripe * 8) + threadIdx.x] = sum_of(r);
-        } else if constexpr (kSwiGlu) {
-            pending = r < 8;
-            if (pending) sums[0] = sum_of(r), sums[1] = sum_of(r + 8);
-        } else {
-            store_result<T, false>(a, m, r, s.stripe, sum_of);
-        }
-    }
-    __syncthreads();
-    if constexpr (kSwiGlu)
-        if (pending) store_result<T, true>(a, m, r, s.stripe, [&](int row) { return sums[row < 8 ? 0 : 1]; });
+        for (int w = 0; w < kWarps; ++w) v += partial[w * (kStripe * 8) + row * 8 + m];
+        return v;
+    };
+    if (a.splits != 1)
+        a.workspace[static_cast<std::int64_t>(s.unit) * (kStripe * 8) + threadIdx.x] = sum_of(r);
+    else
+        store_result<T, kSwiGlu>(a, m, r, s.stripe, sum_of);
 }
 
 // After a block's last stage, for a split GEMV: each of its parts counts its arrival at its stripe, and the part
@@ -498,14 +502,18 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
         cp_async_commit();
     }
     const Walk walk(a.splits);
-    StageAt ahead = first_stage(a, plan), flight[kStages]; // the next stage to copy; the stages in the ring by slot
+    StageAt flight[kStages]; // the stages in the ring, by slot
     Issuer issuer(region_at, shared_address(scales));
 #pragma unroll
     for (int i = 0; i < kStages; ++i) {
-        issuer.issue<kSwiGlu>(a, ahead, i);
+        if (i == 0) {
+            flight[0] = first_stage(a, plan);
+        } else {
+            flight[i] = flight[i - 1];
+            advance(flight[i], a, plan, walk);
+        }
+        issuer.issue<kSwiGlu>(a, flight[i], i);
         cp_async_commit();
-        flight[i] = ahead;
-        advance(ahead, a, plan, walk);
     }
     for (int i = threadIdx.x; i < kLines * 8; i += kThreads) { // four lanes' copies of one byte per store
         const int byte = i >> 3;
@@ -522,7 +530,8 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
     rd.reads_x = g < a.rows;
     rd.lane4 = static_cast<std::uint32_t>(lane) * 4;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    // Unrolled over the slots, so each stage in flight is registers and only the stage ahead is walked.
+    // Unrolled over the slots, so each stage in flight is registers, and the stage a slot takes next is walked on
+    // from the newest one in place of the stage just computed.
     for (bool more = true; more;) {
 #pragma unroll
         for (int slot = 0; slot < kStages; ++slot) {
@@ -534,16 +543,17 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
             cp_async_wait<kStages - 1>(); // this thread's copies of the current stage are done; the next may fly
             __syncthreads();              // everyone's are (and the prologue's x')
             compute_stage<T>(cur, slot, acc, region_at, rd, warp);
-            if (cur.stage == plan.unit_stages - 1) {
-                finish_unit<T, kSwiGlu>(a, partial, acc, cur, warp, g, t); // ends with a barrier
+            const bool unit_ends = cur.stage == plan.unit_stages - 1;
+            if (unit_ends) {
+                store_partials(partial, acc, warp, g, t);
                 acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
-            } else {
-                __syncthreads(); // every warp is past the slot
             }
-            issuer.issue<kSwiGlu>(a, ahead, slot);
+            __syncthreads(); // every warp is past the slot, and a finished unit's partials are in
+            flight[slot] = flight[(slot + kStages - 1) % kStages];
+            advance(flight[slot], a, plan, walk);
+            issuer.issue<kSwiGlu>(a, flight[slot], slot);
             cp_async_commit();
-            flight[slot] = ahead;
-            advance(ahead, a, plan, walk);
+            if (unit_ends) reduce_unit<T, kSwiGlu>(a, partial, cur);
         }
     }
     cp_async_wait<0>();
