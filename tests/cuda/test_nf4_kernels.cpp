@@ -154,6 +154,15 @@ TEST_CASE("an NF4 GEMV whose k is split over blocks is exact and deterministic",
             CHECK(torch::equal(kernels::nf4_gemv(x.to(cuda), gpu), first));
         }
     }
+    // One absmax a step, in parts of 43 steps: a part's stages start at odd steps, and its last stage has an odd
+    // count, which the absmax copies and the steps of a stage must both stop at.
+    const quant::Nf4Weight odd = random_weight(1000, 8192);
+    const torch::Tensor x = torch::randn({3, 8192}).to(torch::kBFloat16);
+    kernels::nf4_gemv_force_splits(3);
+    const double err =
+        relative_error(kernels::nf4_gemv(x.to(cuda), odd.to(cuda)), reference_gemv(x, odd, torch::Tensor()));
+    report("split-k gemv [1000x8192] blocksize 64 in parts of 43 steps rows 3", err);
+    CHECK(err < 1e-2);
 }
 
 TEST_CASE("on a card with 99 KB of shared memory the NF4 GEMV takes fewer rows a launch, or leaves the layer to a "
