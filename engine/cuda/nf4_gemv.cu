@@ -250,7 +250,7 @@ __device__ __forceinline__ void advance(StageAt& s, const KernelArgs& a, const P
 }
 
 // What one thread copies of every stage: 16-byte chunk c of rows r, r + kRowStride, ... of the weights, and the
-// absmax of step j of rows r2, r2 + kScaleRowStride, .... Its source rows are set again only when the stripe changes.
+// absmax of step j of rows r2, r2 + kScaleRowStride, .... Its sources move only when the stripe changes.
 // Rows past the end (out_features % 16) re-read the last row; their sums are never written.
 struct Issuer {
     static constexpr int kChunks = kStageSteps * 2; // 16-byte chunks of a row in a stage
