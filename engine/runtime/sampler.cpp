@@ -49,15 +49,23 @@ std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std:
     // Candidates by descending logit, ties by id (a stable sort), so a seed gives the same draw everywhere.
     const auto [sorted, order] = torch::sort(l, /*stable=*/true, /*dim=*/0, /*descending=*/true);
     const std::int64_t keep = options_.top_k > 0 ? std::min<std::int64_t>(n, options_.top_k) : n;
-    const torch::Tensor mass =
-        torch::cumsum(torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options_.temperature), 0);
-    // The last candidate kept: the smallest prefix whose share of the mass reaches top_p; the top token always stays.
+    // Each candidate's weight as a fixed-point integer, 2^32 for the top one, so the cumulative mass is exact in any
+    // order of addition: CUDA's 1-D float cumsum groups its additions by block timing (pytorch/pytorch#75240), and on
+    // a flat distribution that moved a draw to a neighbouring id from run to run with the same seed. Weights below
+    // 2^-32 of the top one are never drawn (float32's running sum dropped those below 2^-24 of itself); the mass,
+    // at most 2^32 per candidate, stays below 2^53, so the cut and the draw's target are exact in double too.
+    constexpr double kOne = 4294967296.0;
+    const torch::Tensor mass = torch::cumsum(
+        (torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options_.temperature) * kOne).to(torch::kInt64), 0);
+    const torch::Tensor total = mass.narrow(0, keep - 1, 1).to(torch::kFloat64);
+    // The last candidate kept: the smallest prefix whose share of the mass reaches top_p (an integer m is below x
+    // exactly when it is below ceil(x)); the top token always stays.
     torch::Tensor last = torch::full({1}, keep - 1, order.options());
     if (options_.top_p < 1.0)
-        last = torch::minimum((mass < mass[keep - 1] * options_.top_p).sum().reshape({1}), last);
-    // The first candidate whose cumulative mass passes u of the kept mass: each is drawn with its own share, and
-    // one whose weight underflowed to zero never is.
-    const torch::Tensor target = mass.index_select(0, last) * u;
+        last = torch::minimum((mass < torch::ceil(total * options_.top_p).to(torch::kInt64)).sum().reshape({1}), last);
+    // The first candidate whose cumulative mass passes u of the kept mass (m > x exactly when m > floor(x)): each is
+    // drawn with its own share, and one whose weight rounded to zero never is.
+    const torch::Tensor target = torch::floor(mass.index_select(0, last).to(torch::kFloat64) * u).to(torch::kInt64);
     const torch::Tensor at =
         torch::minimum(torch::searchsorted(mass, target, /*out_int32=*/false, /*right=*/true), last);
     return order.index_select(0, at).item<std::int64_t>();
