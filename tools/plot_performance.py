@@ -72,7 +72,7 @@ def plot_context(runs, out: Path) -> None:
     ax.set_xlabel("rows in the KV cache when decoding starts")
     ax.set_ylabel("decode tokens/s (greedy)")
     ax.set_ylim(0, top * 1.2)
-    ax.set_title(f"GLM-4V-9B NF4 decode against context on {device_of(runs)}", fontsize=10)
+    ax.set_title(f"GLM-4V-9B NF4 decode against context\n{device_of(runs)}", fontsize=10)
     ax.grid(alpha=0.3)
     if len(runs) > 1:
         ax.legend(fontsize=8)
@@ -146,7 +146,7 @@ def plot_ceilings(runs, out: Path) -> None:
     ax.annotate("issue #6: 75%", (-0.45, 75), textcoords="offset points", xytext=(0, 3), ha="left", fontsize=7)
     ax.set_xticks(range(len(shapes)), [s.replace("language ", "") for s in shapes], fontsize=8)
     ax.set_ylabel(f"% of the {data['copy_d2d']['gb_per_s']:.0f} GB/s copy")
-    ax.set_title(f"What the GEMV's bytes allow, each in a CUDA graph of 50 ({label}, {data.get('device', '')})",
+    ax.set_title(f"What the GEMV's bytes allow, each in a CUDA graph of 50\n{label}, {data.get('device', '')}",
                  fontsize=9)
     ax.legend(fontsize=7, loc="upper left", ncol=2)
     ax.set_ylim(0, 155)
