@@ -53,7 +53,8 @@ std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std:
     // order of addition: CUDA's 1-D float cumsum groups its additions by block timing (pytorch/pytorch#75240), and on
     // a flat distribution that moved a draw to a neighbouring id from run to run with the same seed. Weights below
     // 2^-32 of the top one are never drawn (float32's running sum dropped those below 2^-24 of itself); the mass,
-    // at most 2^32 per candidate, stays below 2^53, so the cut and the draw's target are exact in double too.
+    // at most 2^32 per candidate, stays below 2^53 for a vocabulary under 2^21 ids (GLM-4's has 151552), so the cut
+    // and the draw's target are exact in double too.
     constexpr double kOne = 4294967296.0;
     const torch::Tensor mass = torch::cumsum(
         (torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options_.temperature) * kOne).to(torch::kInt64), 0);
