@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""The NF4 GEMV's time on decode's shapes against a two-term model, from a bench_nf4 JSON (docs/performance.md).
+
+The GEMV deals 16-row stripes to a persistent grid of two blocks an SM, and none of decode's shapes splits k, so
+the busiest SM holds ceil(stripes / SMs) stripes. The model: a fixed cost F (the JSON's "fixed cost, k 64" GEMV:
+one 64-wide step a stripe, everything a GEMV pays beside its bytes) plus the busiest SM's bytes at its share of
+the measured copy bandwidth. It also prints the fixed cost a shape could afford and still reach 75% of copy.
+
+    python3 tools/gemv_model.py docs/results/h100-session19/bench_nf4_call1_main.json
+"""
+import json
+import math
+import sys
+
+DECODE_SHAPES = ("language qkv", "language dense", "language h_to_4h", "language 4h_to_h", "output layer")
+
+
+def stripe_bytes(k):
+    # 16 rows of NF4 (half a byte a weight) and their fp32 absmax, one per 64 weights.
+    return 16 * k // 2 + 16 * (k // 64) * 4
+
+
+def main(path):
+    bench = json.load(open(path))
+    sms = bench["sms"]
+    per_sm = bench["copy_d2d"]["gb_per_s"] / sms  # GB/s, which is KB/us
+    gemvs = {(k["shape"], k["rows"]): k for k in bench["kernels"] if k["kernel"] == "nf4_gemv_bf16"}
+    fixed_us = gemvs[("fixed cost, k 64", 1)]["ms"] * 1e3
+    print(f"{bench['device']}: copy {bench['copy_d2d']['gb_per_s']:.0f} GB/s, {per_sm:.2f} KB/us an SM; "
+          f"fixed cost F {fixed_us:.2f} us")
+    print(f"{'shape':18} {'stripes/SM':>10} {'busiest SM':>10} {'F + busiest':>11} {'measured':>8} {'floor':>6} "
+          f"{'F for 75%':>9} {'75% with F 0':>12}")
+    for name in DECODE_SHAPES:
+        g = gemvs[(name, 1)]
+        stripes = math.ceil(g["out"] / 16)
+        most = math.ceil(stripes / sms)
+        busiest_us = most * stripe_bytes(g["in"]) / 1e3 / per_sm
+        floor_us = g["floor_ms"] * 1e3
+        print(f"{name:18} {stripes / sms:5.2f} / {most:<2} {busiest_us:8.2f}us {fixed_us + busiest_us:9.2f}us "
+              f"{g['ms'] * 1e3:6.2f}us {floor_us:6.2f} {floor_us / 0.75 - busiest_us:8.2f}us "
+              f"{'yes' if busiest_us <= floor_us / 0.75 else 'no':>12}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
