@@ -180,6 +180,9 @@ int main(int argc, char** argv) {
         // A GEMV of one 64-wide step a stripe, a stripe for every block of an H200's grid: almost only what any GEMV
         // pays beside its bytes (its start behind the previous kernel, table, x', one step, the sums' reduction).
         {"fixed cost, k 64", 264 * 16, 64, 0},
+        // qkv's k with one stripe a block of that grid, so every SM holds dense's share where qkv's 288 stripes leave
+        // 24 SMs three: the direct test of tools/gemv_model.py's busiest-SM term.
+        {"qkv k, a stripe a block", 264 * 16, 4096, 0},
     };
     const std::int64_t l2 = prop.l2CacheSize;
 
