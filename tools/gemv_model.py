@@ -13,6 +13,9 @@ import math
 import sys
 
 DECODE_SHAPES = ("language qkv", "language dense", "language h_to_4h", "language 4h_to_h", "output layer")
+FIXED_COST = "fixed cost, k 64"
+# The model's direct test, in bench_nf4 since session 21: qkv's k with every SM holding dense's share.
+TEST_SHAPE = "qkv k, a stripe a block"
 
 
 def stripe_bytes(k):
@@ -25,14 +28,16 @@ def main(path):
     sms = bench["sms"]
     per_sm = bench["copy_d2d"]["gb_per_s"] / sms  # GB/s, which is KB/us
     gemvs = {(k["shape"], k["rows"]): k for k in bench["kernels"] if k["kernel"] == "nf4_gemv_bf16"}
-    fixed_us = gemvs[("fixed cost, k 64", 1)]["ms"] * 1e3
+    missing = [n for n in (FIXED_COST,) + DECODE_SHAPES if (n, 1) not in gemvs]
+    if missing:
+        sys.exit(f"{path}: no rows-1 nf4_gemv_bf16 figure for {', '.join(missing)} (a whole bench_nf4 run is needed, "
+                 f"not one --shape)")
+    fixed_us = gemvs[(FIXED_COST, 1)]["ms"] * 1e3
     print(f"{bench['device']}: copy {bench['copy_d2d']['gb_per_s']:.0f} GB/s, {per_sm:.2f} KB/us an SM; "
           f"fixed cost F {fixed_us:.2f} us")
     print(f"{'shape':23} {'stripes/SM':>10} {'busiest SM':>10} {'F + busiest':>11} {'measured':>8} {'floor':>6} "
           f"{'F for 75%':>9} {'75% with F 0':>12}")
-    # The model's direct test, in bench_nf4 since session 21: qkv's k with every SM holding dense's share.
-    test = ("qkv k, a stripe a block",) if ("qkv k, a stripe a block", 1) in gemvs else ()
-    for name in DECODE_SHAPES + test:
+    for name in DECODE_SHAPES + ((TEST_SHAPE,) if (TEST_SHAPE, 1) in gemvs else ()):
         g = gemvs[(name, 1)]
         stripes = math.ceil(g["out"] / 16)
         most = math.ceil(stripes / sms)
