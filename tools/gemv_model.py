@@ -6,7 +6,7 @@ the busiest SM holds ceil(stripes / SMs) stripes. The model: a fixed cost F (the
 one 64-wide step a stripe, everything a GEMV pays beside its bytes) plus the busiest SM's bytes at its share of
 the measured copy bandwidth. It also prints the fixed cost a shape could afford and still reach 75% of copy.
 
-    python3 tools/gemv_model.py docs/results/h100-session19/bench_nf4_call1_main.json
+    python3 tools/gemv_model.py docs/results/h100-session22/bench_nf4_call1.json
 """
 import json
 import math
@@ -28,6 +28,7 @@ def main(path):
     sms = bench["sms"]
     per_sm = bench["copy_d2d"]["gb_per_s"] / sms  # GB/s, which is KB/us
     gemvs = {(k["shape"], k["rows"]): k for k in bench["kernels"] if k["kernel"] == "nf4_gemv_bf16"}
+    has_test = (TEST_SHAPE, 1) in gemvs
     missing = [n for n in (FIXED_COST,) + DECODE_SHAPES if (n, 1) not in gemvs]
     if missing:
         sys.exit(f"{path}: no rows-1 nf4_gemv_bf16 figure for {', '.join(missing)} (a whole bench_nf4 run is needed, "
@@ -36,8 +37,8 @@ def main(path):
     print(f"{bench['device']}: copy {bench['copy_d2d']['gb_per_s']:.0f} GB/s, {per_sm:.2f} KB/us an SM; "
           f"fixed cost F {fixed_us:.2f} us")
     print(f"{'shape':23} {'stripes/SM':>10} {'busiest SM':>10} {'F + busiest':>11} {'measured':>8} {'floor':>6} "
-          f"{'F for 75%':>9} {'75% with F 0':>12}")
-    for name in DECODE_SHAPES + ((TEST_SHAPE,) if (TEST_SHAPE, 1) in gemvs else ()):
+          f"{'F for 75%':>9} {'model: 75% at F 0':>17}")
+    for name in DECODE_SHAPES + ((TEST_SHAPE,) if has_test else ()):
         g = gemvs[(name, 1)]
         stripes = math.ceil(g["out"] / 16)
         most = math.ceil(stripes / sms)
@@ -45,8 +46,8 @@ def main(path):
         floor_us = g["floor_ms"] * 1e3
         print(f"{name:23} {stripes / sms:5.2f} / {most:<2} {busiest_us:8.2f}us {fixed_us + busiest_us:9.2f}us "
               f"{g['ms'] * 1e3:6.2f}us {floor_us:6.2f} {floor_us / 0.75 - busiest_us:8.2f}us "
-              f"{'yes' if busiest_us <= floor_us / 0.75 else 'no':>12}")
-    if (TEST_SHAPE, 1) in gemvs:
+              f"{'yes' if busiest_us <= floor_us / 0.75 else 'no':>17}")
+    if has_test:
         print_qkv_tail(gemvs, fixed_us, per_sm)
 
 
