@@ -21,6 +21,10 @@
 #                         in BASES (default "base"; made by tools/device_base.sh COMMIT NAME), built and timed in
 #                         this call: a kernel change against its baseline on the same lent card, whose speed
 #                         varies from loan to loan                                                  (~1.5 min each)
+#   bench-timeline        timeline.json and timeline.csv.gz: when each block of three tokens' kernels ran, from a
+#                         build with -DGLM4V_KERNEL_TIMELINE=ON (build-device-timeline), summarized per kernel of a
+#                         layer by tools/kernel_timeline.py; bench_nf4_timeline.json is that build's bench-kernels
+#                                                                                                   (~2.5 min)
 #   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES, with its stall
 #                         reasons; NCU_SOURCE=1 adds them per SASS instruction                          (~1 min)
 # The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,
@@ -157,6 +161,18 @@ stage_bench_base() {
             fail "bench_nf4 of $name"
         print_bench_nf4 "$OUT/bench_nf4_$name.json"
     done
+}
+
+stage_bench_timeline() {
+    step bench-timeline
+    local dir=$ROOT/build-device-timeline
+    configure "$dir" -DGLM4V_TESTS=OFF -DGLM4V_KERNEL_TIMELINE=ON || { fail "configure of the timeline build"; return; }
+    cmake --build "$dir" -j"$(nproc)" --target bench_nf4 >>"$LOG" 2>&1 || { fail "build of the timeline build"; return; }
+    timeout 200 "$dir/bench/gpu/bench_nf4" --reps 50 --timeline "$OUT/timeline.csv" >"$OUT/bench_nf4_timeline.json" \
+        2>>"$LOG" || { fail "bench_nf4 --timeline"; return; }
+    python3 "$ROOT/tools/kernel_timeline.py" "$OUT/timeline.csv" --json "$OUT/timeline.json" | tee -a "$LOG" ||
+        fail kernel_timeline.py
+    gzip -f "$OUT/timeline.csv"
 }
 
 # The GEMV of each shape in SPLIT_SHAPES (comma-separated bench shape names) with its k forced into each number of

@@ -5,10 +5,11 @@
 // (model/fused_decode.h) timed alone at its real shape. GEMVs and decode ops are timed inside a CUDA graph
 // (gpu_timing.h graph_ms), as the decode step runs them; dequantize, eagerly.
 //
-//   bench_nf4 [--reps N] [--shape NAME] [--splits N]
+//   bench_nf4 [--reps N] [--shape NAME] [--splits N] [--timeline PATH]
 //
 // --shape times that shape's kernels alone and nothing else: what `gpu_check.sh ncu` profiles. --splits makes every
-// GEMV split its k in N parts, not as many as the launch plan picks (`gpu_check.sh bench-splits`).
+// GEMV split its k in N parts, not as many as the launch plan picks (`gpu_check.sh bench-splits`). --timeline writes
+// when each block of a token's kernels ran, in a build with GLM4V_KERNEL_TIMELINE (`gpu_check.sh bench-timeline`).
 #include "bench/gpu/gpu_timing.h"
 #include "engine/cuda/decode_ops.h"
 #include "engine/cuda/nf4_kernels.h"
@@ -52,9 +53,32 @@ struct Shape {
     int per_token; // how many times one decoded token runs it (language layers x 40); 0 for vision/projector
 };
 
+// The blocks of three tokens' sequences replayed as one graph, as CSV (tools/kernel_timeline.py reads it): the kernel
+// timeline of a build with GLM4V_KERNEL_TIMELINE; in another build, an error.
+void write_timeline(const std::function<void(int)>& token, const char* path) {
+#ifdef GLM4V_KERNEL_TIMELINE
+    const auto spans = glm4v::bench::graph_timeline(token, 3);
+    std::FILE* f = std::fopen(path, "w");
+    if (!f) {
+        std::fprintf(stderr, "bench_nf4: cannot write %s\n", path);
+        std::exit(1);
+    }
+    std::fprintf(f, "kind,a,b,block,blocks,sm,start,waited,end\n");
+    for (const kernels::KernelSpan& s : spans)
+        std::fprintf(f, "%u,%u,%u,%u,%u,%u,%llu,%llu,%llu\n", s.kind, s.a, s.b, s.block, s.blocks, s.sm,
+                     static_cast<unsigned long long>(s.start), static_cast<unsigned long long>(s.waited),
+                     static_cast<unsigned long long>(s.end));
+    std::fclose(f);
+#else
+    (void)token;
+    std::fprintf(stderr, "bench_nf4: --timeline %s needs a build with -DGLM4V_KERNEL_TIMELINE=ON\n", path);
+    std::exit(1);
+#endif
+}
+
 // One decoded token by layer kind: each op of the fused decode step alone, at GLM-4V-9B's shapes with a 1628-row
 // context (an image and a question), rotating among copies so nothing is found in L2, times its runs per token.
-void print_layer_kinds(int reps, std::int64_t l2) {
+void print_layer_kinds(int reps, std::int64_t l2, const char* timeline_path) {
     const torch::Device cuda(torch::kCUDA);
     const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16).device(cuda);
     const std::int64_t hidden = 4096, ffn = 13696, qkv_out = 4608, heads = 32, groups = 2, head_dim = 128;
@@ -129,15 +153,14 @@ void print_layer_kinds(int reps, std::int64_t l2) {
     // each kind: what a kind costs inside the sequence, where each kernel's start overlaps the previous one's end,
     // which timing it alone cannot show.
     const std::size_t layer_kinds = std::size(kinds) - 1;
+    const auto token = [&](int t, std::size_t skip) {
+        for (int layer = 0; layer < 40; ++layer)
+            for (std::size_t k = 0; k < layer_kinds; ++k)
+                if (k != skip) kinds[k].run(t * 40 + layer);
+        if (skip != layer_kinds) kinds[layer_kinds].run(t);
+    };
     const auto token_ms = [&](std::size_t skip) {
-        return glm4v::bench::graph_ms(
-            [&](int t) {
-                for (int layer = 0; layer < 40; ++layer)
-                    for (std::size_t k = 0; k < layer_kinds; ++k)
-                        if (k != skip) kinds[k].run(t * 40 + layer);
-                if (skip != layer_kinds) kinds[layer_kinds].run(t);
-            },
-            std::max(2, reps / 10));
+        return glm4v::bench::graph_ms([&](int t) { token(t, skip); }, std::max(2, reps / 10));
     };
     const double whole = token_ms(std::size(kinds));
     std::printf("  \"decode_token_sequence_ms\": %.3f,\n  \"decode_layer_kinds_in_sequence\": [\n", whole);
@@ -145,6 +168,7 @@ void print_layer_kinds(int reps, std::int64_t l2) {
         std::printf("    {\"kind\": \"%s\", \"us_per_token\": %.1f}%s\n", kinds[k].name,
                     (whole - token_ms(k)) * 1e3, k + 1 < std::size(kinds) ? "," : "");
     std::printf("  ]\n");
+    if (timeline_path) write_timeline([&](int t) { token(t, std::size(kinds)); }, timeline_path);
 }
 
 } // namespace
@@ -152,10 +176,12 @@ void print_layer_kinds(int reps, std::int64_t l2) {
 int main(int argc, char** argv) {
     int reps = 50;
     const char* only_shape = nullptr;
+    const char* timeline_path = nullptr;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
         if (std::strcmp(argv[i], "--shape") == 0) only_shape = argv[i + 1];
         if (std::strcmp(argv[i], "--splits") == 0) kernels::nf4_gemv_force_splits(std::atoi(argv[i + 1]));
+        if (std::strcmp(argv[i], "--timeline") == 0) timeline_path = argv[i + 1];
     }
     if (!torch::cuda::is_available()) {
         std::puts("{\"error\": \"no CUDA device\"}");
@@ -268,7 +294,7 @@ int main(int argc, char** argv) {
     std::printf("\n  ],\n");
     std::printf("  \"decode_token_weights\": {\"gemv_ms\": %.3f, \"floor_ms\": %.3f, \"tokens_per_s_bound\": %.1f}%s\n",
                 decode_ms, decode_floor_ms, 1e3 / decode_ms, only_shape ? "" : ",");
-    if (!only_shape) print_layer_kinds(reps, l2);
+    if (!only_shape) print_layer_kinds(reps, l2, timeline_path);
     std::printf("}\n");
     return 0;
 }

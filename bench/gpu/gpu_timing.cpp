@@ -42,19 +42,51 @@ double median_ms(const std::function<void(int)>& run, int reps) {
     return ms[reps / 2];
 }
 
-double graph_ms(const std::function<void(int)>& run, int reps) {
+namespace {
+
+// A graph of `reps` runs back to back, captured on a side stream after three warm-up runs.
+void capture(at::cuda::CUDAGraph& graph, const std::function<void(int)>& run, int reps) {
     for (int i = 0; i < 3; ++i) run(i); // lazy loading, workspaces
     torch::cuda::synchronize();
-    at::cuda::CUDAGraph graph;
     const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
-    {
-        const c10::cuda::CUDAStreamGuard guard(side);
-        graph.capture_begin();
-        for (int i = 0; i < reps; ++i) run(i);
-        graph.capture_end();
-    }
+    const c10::cuda::CUDAStreamGuard guard(side);
+    graph.capture_begin();
+    for (int i = 0; i < reps; ++i) run(i);
+    graph.capture_end();
+}
+
+} // namespace
+
+double graph_ms(const std::function<void(int)>& run, int reps) {
+    at::cuda::CUDAGraph graph;
+    capture(graph, run, reps);
     return median_ms([&](int) { graph.replay(); }, 5) / reps;
 }
+
+#ifdef GLM4V_KERNEL_TIMELINE
+std::vector<engine::cuda::KernelSpan> graph_timeline(const std::function<void(int)>& run, int reps) {
+    namespace cuda = engine::cuda;
+    at::cuda::CUDAGraph graph;
+    capture(graph, run, reps);
+    graph.replay(); // the first replay uploads the graph
+    torch::cuda::synchronize();
+    constexpr std::uint32_t kCapacity = 1u << 22;
+    const auto u8 = torch::TensorOptions().dtype(torch::kUInt8).device(torch::kCUDA);
+    const torch::Tensor spans = torch::empty({kCapacity * static_cast<std::int64_t>(sizeof(cuda::KernelSpan))}, u8);
+    const torch::Tensor count = torch::zeros({4}, u8);
+    cuda::attach_kernel_timeline({static_cast<cuda::KernelSpan*>(spans.data_ptr()),
+                                  static_cast<std::uint32_t*>(count.data_ptr()), kCapacity});
+    graph.replay();
+    torch::cuda::synchronize();
+    cuda::attach_kernel_timeline({});
+    std::uint32_t n = 0;
+    cuda_check(cudaMemcpy(&n, count.data_ptr(), sizeof n, cudaMemcpyDeviceToHost), "cudaMemcpy");
+    std::vector<cuda::KernelSpan> out(std::min(n, kCapacity));
+    cuda_check(cudaMemcpy(out.data(), spans.data_ptr(), out.size() * sizeof(cuda::KernelSpan), cudaMemcpyDeviceToHost),
+               "cudaMemcpy");
+    return out;
+}
+#endif
 
 double copy_gb_per_s() {
     const std::int64_t bytes = std::int64_t{2} << 30;

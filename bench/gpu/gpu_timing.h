@@ -2,10 +2,13 @@
 // What the GPU benchmarks share: event-timed medians, and the card's own limits measured in the same run
 // (DESIGN.md section 8) so every figure can be set beside them.
 
+#include "engine/cuda/kernel_timeline.h"
+
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace glm4v::bench {
 
@@ -18,6 +21,10 @@ double median_ms(const std::function<void(int)>& run, int reps);
 // Milliseconds a run takes on the GPU inside a CUDA graph of `reps` runs back to back, as a decode step's kernels
 // run: without the CPU's launch time, which median_ms counts for kernels shorter than their launch.
 double graph_ms(const std::function<void(int)>& run, int reps);
+#ifdef GLM4V_KERNEL_TIMELINE
+// The blocks of one replay of that graph, in a build with the kernel timeline (engine/cuda/kernel_timeline.h).
+std::vector<engine::cuda::KernelSpan> graph_timeline(const std::function<void(int)>& run, int reps);
+#endif
 
 // A 2 GiB device-to-device copy, counting bytes read plus bytes written: the bandwidth ceiling of decode.
 double copy_gb_per_s();

@@ -32,6 +32,7 @@ __global__ void rope_append_kernel(const T* __restrict__ qkv, int tokens, int he
                                    int rotary_pairs, const T* __restrict__ table, const std::int64_t* __restrict__ row,
                                    T* __restrict__ keys, T* __restrict__ values, std::int64_t capacity,
                                    T* __restrict__ q_out) {
+    GLM4V_KERNEL_SPAN(SpanKind::RopeAppend, 0, 0);
     allow_next_kernel();
     grid_dependency_wait();
     const int pairs = head_dim / 2, token_pairs = (heads + 2 * groups) * pairs;
@@ -76,6 +77,7 @@ __global__ void __launch_bounds__(kThreads)
     attention_split_kernel(const T* __restrict__ q, const T* __restrict__ keys, const T* __restrict__ values,
                            const std::int64_t* __restrict__ row, std::int64_t capacity, int max_splits, float scale,
                            float* __restrict__ part_out, float* __restrict__ part_max, float* __restrict__ part_sum) {
+    GLM4V_KERNEL_SPAN(SpanKind::AttentionSplit, 0, 0);
     allow_next_kernel();
     constexpr int kHeads = kDecodeHeadsPerGroup, kDim = kDecodeHeadDim;
     static_assert(kHeads == 16 && kChunk == 8 * kWarps && kDim == 16 * kWarps, "one mma tile of heads, rows, dims a warp");
@@ -189,6 +191,7 @@ template <typename T>
 __global__ void attention_combine_kernel(const float* __restrict__ part_out, const float* __restrict__ part_max,
                                          const float* __restrict__ part_sum, const std::int64_t* __restrict__ row,
                                          int max_splits, int head_dim, T* __restrict__ out) {
+    GLM4V_KERNEL_SPAN(SpanKind::AttentionCombine, 0, 0);
     allow_next_kernel();
     grid_dependency_wait();
     __shared__ float weight[kMaxSplits];
@@ -277,5 +280,7 @@ void launch_decode_attention_bf16(const DecodeAttentionArgs& a, const DecodeAtte
 void launch_decode_attention_fp16(const DecodeAttentionArgs& a, const DecodeAttentionWorkspace& ws, cudaStream_t stream) {
     attend<__half>(a, ws, stream);
 }
+
+GLM4V_KERNEL_TIMELINE_ATTACH(attach_decode_attention_timeline)
 
 } // namespace glm4v::engine::cuda

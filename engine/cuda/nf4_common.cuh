@@ -2,6 +2,7 @@
 // Device helpers shared by the NF4 kernels.
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/kernel_timeline.h"
 #include "engine/quant/nf4_code.h"
 
 #include <cuda_bf16.h>
@@ -39,9 +40,63 @@ __device__ __forceinline__ void allow_next_kernel() {
     asm volatile("griddepcontrol.launch_dependents;");
 #endif
 }
+
+// The kernel timeline (kernel_timeline.h), compiled in only with GLM4V_KERNEL_TIMELINE: thread 0 of each block notes
+// the global timer when the block starts, when its wait on the previous kernel returns and when it ends.
+#ifdef GLM4V_KERNEL_TIMELINE
+namespace { // one copy per translation unit: the kernels are built without relocatable device code
+__device__ KernelTimeline g_kernel_timeline;
+}
+
+__device__ __forceinline__ std::uint64_t global_timer_ns() {
+    std::uint64_t t;
+    asm volatile("mov.u64 %0, %globaltimer;" : "=l"(t));
+    return t;
+}
+
+// Written and read by thread 0 only.
+__device__ __forceinline__ std::uint64_t& block_waited_ns() {
+    __shared__ std::uint64_t waited;
+    return waited;
+}
+
+class KernelSpanRecorder {
+  public:
+    __device__ KernelSpanRecorder(SpanKind kind, std::uint32_t a, std::uint32_t b)
+        : kind_(static_cast<std::uint32_t>(kind)), a_(a), b_(b), start_(threadIdx.x == 0 ? global_timer_ns() : 0) {
+        if (threadIdx.x == 0) block_waited_ns() = 0;
+    }
+    __device__ ~KernelSpanRecorder() {
+        if (threadIdx.x != 0 || g_kernel_timeline.spans == nullptr) return;
+        const std::uint64_t end = global_timer_ns();
+        const std::uint32_t at = atomicAdd(g_kernel_timeline.count, 1u);
+        if (at >= g_kernel_timeline.capacity) return;
+        std::uint32_t sm;
+        asm volatile("mov.u32 %0, %smid;" : "=r"(sm));
+        g_kernel_timeline.spans[at] = {kind_, a_, b_, blockIdx.y * gridDim.x + blockIdx.x, gridDim.x * gridDim.y, sm,
+                                       start_, block_waited_ns(), end};
+    }
+
+  private:
+    std::uint32_t kind_, a_, b_;
+    std::uint64_t start_;
+};
+#define GLM4V_KERNEL_SPAN(kind, a, b) const KernelSpanRecorder glm4v_kernel_span((kind), (a), (b))
+#define GLM4V_KERNEL_TIMELINE_ATTACH(name)                                                                             \
+    void name(const KernelTimeline& timeline) {                                                                       \
+        GLM4V_CUDA_CHECK(cudaMemcpyToSymbol(g_kernel_timeline, &timeline, sizeof timeline));                          \
+    }
+#else
+#define GLM4V_KERNEL_SPAN(kind, a, b) ((void)0)
+#define GLM4V_KERNEL_TIMELINE_ATTACH(name)
+#endif
+
 __device__ __forceinline__ void grid_dependency_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+#ifdef GLM4V_KERNEL_TIMELINE
+    if (threadIdx.x == 0) block_waited_ns() = global_timer_ns();
 #endif
 }
 

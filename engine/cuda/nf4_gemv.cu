@@ -481,6 +481,8 @@ template <typename T, bool kSwiGlu> __device__ void join_split_parts(const Kerne
 // shared base each stage in a vector register, and each lookup paid an add again.
 template <typename T, GemvPrologue kPrologue, bool kSwiGlu>
 __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs a) {
+    GLM4V_KERNEL_SPAN(SpanKind::Gemv, static_cast<std::uint32_t>(a.out_features),
+                      static_cast<std::uint32_t>(a.in_features));
     extern __shared__ __align__(16) unsigned char smem[];
     const int in = static_cast<int>(a.in_features);
     const int xstride = in + kXPad;
@@ -726,5 +728,15 @@ void launch_nf4_gemv_bf16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cuda
 void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cudaStream_t stream) {
     launch_typed<__half>(w, p, stream);
 }
+
+#ifdef GLM4V_KERNEL_TIMELINE
+GLM4V_KERNEL_TIMELINE_ATTACH(attach_nf4_gemv_timeline)
+void attach_decode_attention_timeline(const KernelTimeline& timeline); // decode_attention.cu
+
+void attach_kernel_timeline(const KernelTimeline& timeline) {
+    attach_nf4_gemv_timeline(timeline);
+    attach_decode_attention_timeline(timeline);
+}
+#endif
 
 } // namespace glm4v::engine::cuda

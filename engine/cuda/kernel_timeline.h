@@ -1,0 +1,34 @@
+#pragma once
+// A diagnostic build's record of when each block of the decode kernels ran (cmake -DGLM4V_KERNEL_TIMELINE=ON;
+// `bench_nf4 --timeline`, tools/kernel_timeline.py): in a normal build the kernels record nothing and cost nothing.
+// What a kernel's share of a sequence is cannot be timed kernel by kernel, since each starts under the previous one
+// (programmatic dependent launch); block by block, it can: when the first block started, when the waits on the
+// previous kernel returned, when the last block ended.
+
+#include <cstdint>
+
+namespace glm4v::engine::cuda {
+
+enum class SpanKind : std::uint32_t { Gemv, RopeAppend, AttentionSplit, AttentionCombine };
+
+// One block, as thread 0 saw it. a, b: the GEMV's out and in features, 0 for the others. waited is 0 where the block
+// returned before waiting (an attention slice past the used rows). Nanoseconds of the GPU's global timer.
+struct KernelSpan {
+    std::uint32_t kind, a, b, block, blocks, sm;
+    std::uint64_t start, waited, end;
+};
+
+// Device memory for `capacity` spans and a count the blocks take places with (zero it before a run).
+struct KernelTimeline {
+    KernelSpan* spans = nullptr;
+    std::uint32_t* count = nullptr;
+    std::uint32_t capacity = 0;
+};
+
+#ifdef GLM4V_KERNEL_TIMELINE
+// Every kernel of nf4_gemv.cu and decode_attention.cu records into `timeline` from the next launch on; a timeline
+// with no spans stops them.
+void attach_kernel_timeline(const KernelTimeline& timeline);
+#endif
+
+} // namespace glm4v::engine::cuda

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Where a decoded token's time goes, kernel by kernel, from the blocks' own clocks.
+
+Reads the CSV that `bench_nf4 --timeline PATH` writes in a build with -DGLM4V_KERNEL_TIMELINE=ON (three tokens'
+sequences replayed as one graph; engine/cuda/kernel_timeline.h) and prints, for each kernel of a layer, averaged over
+the layers of the tokens after the first, measured from the moment the kernel before it ended (its last block):
+
+  exposed      when this kernel's last block ended: the kernel's share of the token
+  first start  when its first block started (negative: before the previous kernel ended)
+  early        the share of its blocks that started before the previous kernel ended
+  last start   when its last block started
+  released     the median block's return from the wait on the previous kernel
+  after wait   the median block's time from that return to its end
+
+The exposed times of all kernels add up to the token's time. Writes the same as JSON with --json.
+
+    python3 tools/kernel_timeline.py timeline.csv [--json summary.json]
+"""
+import argparse
+import csv
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+KINDS = {1: "rotary + KV append", 2: "attention split", 3: "attention combine"}
+GEMVS = {(4608, 4096): "qkv", (4096, 4096): "dense", (27392, 4096): "h_to_4h", (4096, 13696): "4h_to_h",
+         (151552, 4096): "output layer"}
+
+
+def name_of(kind, a, b):
+    return GEMVS.get((a, b), f"gemv {a}x{b}") if kind == 0 else KINDS.get(kind, f"kind {kind}")
+
+
+def launches_of(rows):
+    """Each kernel's blocks, sorted by start, cut into launches of its grid's size; then all launches by start."""
+    by_kernel = defaultdict(list)
+    for r in rows:
+        by_kernel[(r["kind"], r["a"], r["b"])].append(r)
+    launches = []
+    for key, blocks in by_kernel.items():
+        blocks.sort(key=lambda r: r["start"])
+        size = blocks[0]["blocks"]
+        if len(blocks) % size:
+            sys.exit(f"{name_of(*key)}: {len(blocks)} blocks are not whole launches of {size}")
+        for i in range(0, len(blocks), size):
+            launch = blocks[i:i + size]
+            if len({r["block"] for r in launch}) != size:
+                sys.exit(f"{name_of(*key)}: launches overlap in time; they cannot be told apart by start")
+            launches.append((name_of(*key), launch))
+    launches.sort(key=lambda l: min(r["start"] for r in l[1]))
+    return launches
+
+
+def summarize(launches, tokens):
+    per_token = len(launches) // tokens
+    rows = defaultdict(lambda: defaultdict(list))
+    order = []
+    for i in range(per_token, len(launches)):  # the first token has no steady predecessor at its start
+        name, blocks = launches[i]
+        before = max(r["end"] for r in launches[i - 1][1])
+        waited = sorted(r["waited"] for r in blocks if r["waited"])
+        m = rows[name]
+        if name not in order:
+            order.append(name)
+        m["exposed"].append(max(r["end"] for r in blocks) - before)
+        m["first start"].append(min(r["start"] for r in blocks) - before)
+        m["last start"].append(max(r["start"] for r in blocks) - before)
+        m["early"].append(sum(r["start"] < before for r in blocks) / len(blocks))
+        if waited:
+            m["released"].append(statistics.median(waited) - before)
+            m["after wait"].append(statistics.median(r["end"] - r["waited"] for r in blocks if r["waited"]))
+    summary = {}
+    for name in order:
+        m = rows[name]
+        runs = len(m["exposed"])
+        summary[name] = {"launches": runs, **{k: statistics.mean(v) / (1 if k == "early" else 1e3)
+                                              for k, v in m.items()}}
+        summary[name]["exposed_us_per_token"] = sum(m["exposed"]) / 1e3 / (tokens - 1)
+    return summary
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("csv")
+    p.add_argument("--tokens", type=int, default=3, help="tokens the graph replayed (bench_nf4: 3)")
+    p.add_argument("--json")
+    args = p.parse_args()
+    with open(args.csv) as f:
+        rows = [{k: int(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    if not rows:
+        sys.exit(f"{args.csv}: no blocks recorded")
+    stamps = sorted({r[k] for r in rows for k in ("start", "waited", "end") if r[k]})
+    tick = min(b - a for a, b in zip(stamps, stamps[1:]))
+    launches = launches_of(rows)
+    summary = summarize(launches, args.tokens)
+    total = sum(s["exposed_us_per_token"] for s in summary.values())
+    print(f"{len(rows)} blocks in {len(launches)} launches; the timer's smallest step {tick} ns; "
+          f"a token {total:.1f} us from its kernels' exposed times")
+    print(f"{'kernel':<20} {'us/token':>9} {'exposed':>8} {'first st':>8} {'early':>6} {'last st':>8} "
+          f"{'released':>8} {'after wt':>8}   (us from the previous kernel's end)")
+    for name, s in summary.items():
+        print(f"{name:<20} {s['exposed_us_per_token']:9.1f} {s['exposed']:8.2f} {s['first start']:8.2f} "
+              f"{s['early']:6.0%} {s['last start']:8.2f} {s.get('released', float('nan')):8.2f} "
+              f"{s.get('after wait', float('nan')):8.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"timer_step_ns": tick, "token_us": total, "kernels": summary}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
