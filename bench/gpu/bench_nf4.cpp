@@ -5,11 +5,14 @@
 // (model/fused_decode.h) timed alone at its real shape. GEMVs and decode ops are timed inside a CUDA graph
 // (gpu_timing.h graph_ms), as the decode step runs them; dequantize, eagerly.
 //
-//   bench_nf4 [--reps N] [--shape NAME] [--splits N] [--timeline PATH]
+//   bench_nf4 [--reps N] [--shape NAME] [--splits N] [--timeline PATH] [--qkv-gemv-out N]
 //
 // --shape times that shape's kernels alone and nothing else: what `gpu_check.sh ncu` profiles. --splits makes every
 // GEMV split its k in N parts, not as many as the launch plan picks (`gpu_check.sh bench-splits`). --timeline writes
 // when each block of a token's kernels ran, in a build with GLM4V_KERNEL_TIMELINE (`gpu_check.sh bench-timeline`).
+// --qkv-gemv-out gives the decode kinds' QKV GEMV N output rows instead of 4608 (its input and the rotary kernel's are
+// unchanged): 4224 is one stripe for each block of an H100's grid, which times what qkv's 24 stripes past that cost
+// in the token's sequence.
 #include "bench/gpu/gpu_timing.h"
 #include "engine/cuda/decode_ops.h"
 #include "engine/cuda/nf4_kernels.h"
@@ -78,7 +81,7 @@ void write_timeline(const std::function<void(int)>& token, const char* path) {
 
 // One decoded token by layer kind: each op of the fused decode step alone, at GLM-4V-9B's shapes with a 1628-row
 // context (an image and a question), rotating among copies so nothing is found in L2, times its runs per token.
-void print_layer_kinds(int reps, std::int64_t l2, const char* timeline_path) {
+void print_layer_kinds(int reps, std::int64_t l2, std::int64_t qkv_gemv_out, const char* timeline_path) {
     const torch::Device cuda(torch::kCUDA);
     const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16).device(cuda);
     const std::int64_t hidden = 4096, ffn = 13696, qkv_out = 4608, heads = 32, groups = 2, head_dim = 128;
@@ -92,10 +95,10 @@ void print_layer_kinds(int reps, std::int64_t l2, const char* timeline_path) {
         for (int i = 0; i < n; ++i) ws.push_back(random_weight(out, in, cuda));
         return ws;
     };
-    const auto qkv_w = weights(qkv_out, hidden), dense_w = weights(hidden, hidden), up_w = weights(2 * ffn, hidden),
+    const auto qkv_w = weights(qkv_gemv_out, hidden), dense_w = weights(hidden, hidden), up_w = weights(2 * ffn, hidden),
                down_w = weights(hidden, ffn), head_w = weights(151552, hidden);
     const torch::Tensor h = torch::randn({1, hidden}, bf16), norm = torch::rand({hidden}, bf16) + 0.5;
-    const torch::Tensor qkv_bias = torch::randn({qkv_out}, bf16) * 0.1, activated = torch::randn({1, ffn}, bf16);
+    const torch::Tensor qkv_bias = torch::randn({qkv_gemv_out}, bf16) * 0.1, activated = torch::randn({1, ffn}, bf16);
     const torch::Tensor qkv = torch::randn({1, qkv_out}, bf16), attended = torch::randn({1, hidden}, bf16);
     const torch::Tensor residual = torch::randn({1, hidden}, bf16);
     const torch::Tensor table =
@@ -177,11 +180,13 @@ int main(int argc, char** argv) {
     int reps = 50;
     const char* only_shape = nullptr;
     const char* timeline_path = nullptr;
+    std::int64_t qkv_gemv_out = 4608;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
         if (std::strcmp(argv[i], "--shape") == 0) only_shape = argv[i + 1];
         if (std::strcmp(argv[i], "--splits") == 0) kernels::nf4_gemv_force_splits(std::atoi(argv[i + 1]));
         if (std::strcmp(argv[i], "--timeline") == 0) timeline_path = argv[i + 1];
+        if (std::strcmp(argv[i], "--qkv-gemv-out") == 0) qkv_gemv_out = std::atoll(argv[i + 1]);
     }
     if (!torch::cuda::is_available()) {
         std::puts("{\"error\": \"no CUDA device\"}");
@@ -294,7 +299,7 @@ int main(int argc, char** argv) {
     std::printf("\n  ],\n");
     std::printf("  \"decode_token_weights\": {\"gemv_ms\": %.3f, \"floor_ms\": %.3f, \"tokens_per_s_bound\": %.1f}%s\n",
                 decode_ms, decode_floor_ms, 1e3 / decode_ms, only_shape ? "" : ",");
-    if (!only_shape) print_layer_kinds(reps, l2, timeline_path);
+    if (!only_shape) print_layer_kinds(reps, l2, qkv_gemv_out, timeline_path);
     std::printf("}\n");
     return 0;
 }

@@ -60,26 +60,29 @@ __device__ __forceinline__ std::uint64_t& block_waited_ns() {
     return waited;
 }
 
+// The block's place in the record is taken when it starts, so the atomic's round trip overlaps the block's work
+// instead of delaying its exit (it did, by about 0.7 us a kernel: the token's sequence 7% slower).
 class KernelSpanRecorder {
   public:
     __device__ KernelSpanRecorder(SpanKind kind, std::uint32_t a, std::uint32_t b)
-        : kind_(static_cast<std::uint32_t>(kind)), a_(a), b_(b), start_(threadIdx.x == 0 ? global_timer_ns() : 0) {
-        if (threadIdx.x == 0) block_waited_ns() = 0;
+        : kind_(static_cast<std::uint32_t>(kind)), a_(a), b_(b) {
+        if (threadIdx.x != 0 || g_kernel_timeline.spans == nullptr) return;
+        start_ = global_timer_ns();
+        at_ = atomicAdd(g_kernel_timeline.count, 1u);
+        block_waited_ns() = 0;
     }
     __device__ ~KernelSpanRecorder() {
-        if (threadIdx.x != 0 || g_kernel_timeline.spans == nullptr) return;
+        if (threadIdx.x != 0 || g_kernel_timeline.spans == nullptr || at_ >= g_kernel_timeline.capacity) return;
         const std::uint64_t end = global_timer_ns();
-        const std::uint32_t at = atomicAdd(g_kernel_timeline.count, 1u);
-        if (at >= g_kernel_timeline.capacity) return;
         std::uint32_t sm;
         asm volatile("mov.u32 %0, %smid;" : "=r"(sm));
-        g_kernel_timeline.spans[at] = {kind_, a_, b_, blockIdx.y * gridDim.x + blockIdx.x, gridDim.x * gridDim.y, sm,
-                                       start_, block_waited_ns(), end};
+        g_kernel_timeline.spans[at_] = {kind_, a_, b_, blockIdx.y * gridDim.x + blockIdx.x, gridDim.x * gridDim.y, sm,
+                                        start_, block_waited_ns(), end};
     }
 
   private:
-    std::uint32_t kind_, a_, b_;
-    std::uint64_t start_;
+    std::uint32_t kind_, a_, b_, at_ = 0;
+    std::uint64_t start_ = 0;
 };
 #define GLM4V_KERNEL_SPAN(kind, a, b) const KernelSpanRecorder glm4v_kernel_span((kind), (a), (b))
 #define GLM4V_KERNEL_TIMELINE_ATTACH(name)                                                                             \
