@@ -185,59 +185,85 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-// out[h, d] = sum over slices of out_s * exp(max_s - M) / sum over slices of sum_s * exp(max_s - M). The slice
-// weights are computed once per head into shared memory, so the sum over slices is independent loads, not a chain.
+// out[h, d] = sum over slices of out_s * exp(max_s - M) / sum over slices of sum_s * exp(max_s - M). Everything the
+// first 32 slices need comes in one round trip to L2: each thread loads its slices' max and sum, and each warp the
+// outputs of its first kAhead slices, before any of them is used (three round trips in a row cost 2.8 us of the
+// kernel's time in the token's timeline, docs/performance.md). The slice weights go to shared memory once per head.
+// The sums run in a fixed order, the same whatever the timing.
 template <typename T>
 __global__ void attention_combine_kernel(const float* __restrict__ part_out, const float* __restrict__ part_max,
                                          const float* __restrict__ part_sum, const std::int64_t* __restrict__ row,
                                          int max_splits, int head_dim, T* __restrict__ out) {
     GLM4V_KERNEL_SPAN(SpanKind::AttentionCombine, 0, 0);
     allow_next_kernel();
-    grid_dependency_wait();
+    constexpr int kAhead = 4;         // slices a warp loads before the weights are known
+    constexpr int kSlicesAThread = 2; // max and sum of slices t and t + kThreads
+    static_assert(kMaxSplits <= kSlicesAThread * kThreads, "a thread holds the statistics of its slices");
+    static_assert(kDecodeHeadDim == 4 * 32, "a lane takes 4 dims of the head");
     __shared__ float weight[kMaxSplits];
-    const int splits = static_cast<int>((*row + kChunk) / kChunk); // the slices that held rows
-    __shared__ float warp_top[kThreads / 32], warp_total[kThreads / 32];
-    const int h = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    __shared__ float warp_top[kWarps], warp_total[kWarps];
+    __shared__ float4 warp_out[kWarps][32];
+    const int splits = static_cast<int>((*row + kChunk) / kChunk); // the slices that held rows; row is not the
+                                                                  // previous kernel's output
+    const int h = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const float* m = part_max + h * max_splits;
     const float* l = part_sum + h * max_splits;
+    const float4* o = reinterpret_cast<const float4*>(part_out + static_cast<std::int64_t>(h) * max_splits * head_dim);
+    const auto slice_out = [&](int s) { return __ldcg(o + static_cast<std::int64_t>(s) * (head_dim / 4) + lane); };
+    grid_dependency_wait();
+
+    float4 ahead[kAhead];
+#pragma unroll
+    for (int i = 0; i < kAhead; ++i)
+        ahead[i] = warp + i * kWarps < splits ? slice_out(warp + i * kWarps) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    float slice_max[kSlicesAThread], slice_sum[kSlicesAThread];
     float top = -INFINITY;
-    for (int s = threadIdx.x; s < splits; s += blockDim.x) top = fmaxf(top, m[s]);
+#pragma unroll
+    for (int i = 0; i < kSlicesAThread; ++i) {
+        const int s = threadIdx.x + i * kThreads;
+        slice_max[i] = s < splits ? __ldcg(m + s) : -INFINITY;
+        slice_sum[i] = s < splits ? __ldcg(l + s) : 0.0f;
+        top = fmaxf(top, slice_max[i]);
+    }
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xFFFFFFFFu, top, offset));
     if (lane == 0) warp_top[warp] = top;
     __syncthreads();
-    for (int w = 0; w < warps; ++w) top = fmaxf(top, warp_top[w]);
+    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, warp_top[w]);
     float total = 0.0f;
-    for (int s = threadIdx.x; s < splits; s += blockDim.x) {
-        const float w = l[s] == 0.0f ? 0.0f : expf(m[s] - top); // an empty slice has max -inf and no output
+#pragma unroll
+    for (int i = 0; i < kSlicesAThread; ++i) {
+        const int s = threadIdx.x + i * kThreads;
+        if (s >= splits) break;
+        // An empty slice has max -inf and no output.
+        const float w = slice_sum[i] == 0.0f ? 0.0f : expf(slice_max[i] - top);
         weight[s] = w;
-        total = fmaf(l[s], w, total);
+        total = fmaf(slice_sum[i], w, total);
     }
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) total += __shfl_xor_sync(0xFFFFFFFFu, total, offset);
     if (lane == 0) warp_total[warp] = total;
     __syncthreads();
     total = 0.0f;
-    for (int w = 0; w < warps; ++w) total += warp_total[w];
-    // Warp w sums slices w, w + 8, ... over 4 dims a lane (one 512-byte row per load, all of a warp's loads
-    // independent), then the 8 warp sums are added in order: one round trip to L2 instead of one per 8 slices.
-    static_assert(kDecodeHeadDim == 4 * 32, "a lane takes 4 dims of the head");
-    __shared__ float4 warp_out[kThreads / 32][32];
+    for (int w = 0; w < kWarps; ++w) total += warp_total[w];
+    // Warp w sums slices w, w + 8, ... over 4 dims a lane, then the 8 warp sums are added in order.
     float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    const float4* o = reinterpret_cast<const float4*>(part_out + static_cast<std::int64_t>(h) * max_splits * head_dim);
-    for (int s = warp; s < splits; s += warps) {
-        const float4 v = __ldg(o + static_cast<std::int64_t>(s) * (head_dim / 4) + lane);
+    const auto add = [&](const float4& v, int s) {
         acc.x = fmaf(v.x, weight[s], acc.x);
         acc.y = fmaf(v.y, weight[s], acc.y);
         acc.z = fmaf(v.z, weight[s], acc.z);
         acc.w = fmaf(v.w, weight[s], acc.w);
-    }
+    };
+#pragma unroll
+    for (int i = 0; i < kAhead; ++i)
+        if (warp + i * kWarps < splits) add(ahead[i], warp + i * kWarps);
+    for (int s = warp + kAhead * kWarps; s < splits; s += kWarps) add(slice_out(s), s);
     warp_out[warp][lane] = acc;
     __syncthreads();
     if (threadIdx.x < head_dim) {
         const float* sums = reinterpret_cast<const float*>(warp_out);
         float v = 0.0f;
-        for (int w = 0; w < warps; ++w) v += sums[w * head_dim + threadIdx.x];
+        for (int w = 0; w < kWarps; ++w) v += sums[w * head_dim + threadIdx.x];
         out[h * head_dim + threadIdx.x] = Act<T>::from_float(v / total);
     }
 }
