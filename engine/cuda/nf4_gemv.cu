@@ -387,32 +387,10 @@ template <typename T> __device__ __forceinline__ float product(const KernelArgs&
     return Act<T>::to_float(Act<T>::from_float(v));
 }
 
-// The bias and residual that thread (m, r) of reduce_unit adds to the sum of a stripe's row r for x row m. Loaded as
-// the unit starts, so that their round trip to memory (the bias's from DRAM: a whole token's weights have passed
-// through L2 since its last use) overlaps the unit's stages instead of following the last one. A SwiGLU output
-// (no decode shape has a bias there) loads its biases as it stores.
-struct Addends {
-    float bias = 0.0f, residual = 0.0f;
-};
-
-template <typename T, bool kSwiGlu> __device__ __forceinline__ Addends unit_addends(const KernelArgs& a, int stripe) {
-    Addends v;
-    if constexpr (!kSwiGlu) {
-        const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe;
-        const std::int64_t row = static_cast<std::int64_t>(stripe) * kStripe + r;
-        if (threadIdx.x < kStripe * 8 && m < a.rows && row < a.out_features) {
-            if (a.bias) v.bias = Act<T>::to_float(static_cast<const T*>(a.bias)[row]);
-            if (a.residual) v.residual = Act<T>::to_float(static_cast<const T*>(a.residual)[m * a.out_features + row]);
-        }
-    }
-    return v;
-}
-
 // The result of stripe row r for x row m, whose sum over k sum_of(row) gives for any row of the stripe: y = the
 // product (+ residual, rounded again); or with a SwiGLU output, for r < 8, SwiGLU of gate row r and up row r + 8.
 template <typename T, bool kSwiGlu, typename SumOf>
-__device__ __forceinline__ void store_result(const KernelArgs& a, int m, int r, int stripe, const SumOf& sum_of,
-                                             const Addends& add) {
+__device__ __forceinline__ void store_result(const KernelArgs& a, int m, int r, int stripe, const SumOf& sum_of) {
     if constexpr (kSwiGlu) {
         if (r < 8)
             static_cast<T*>(a.y)[m * a.swiglu_half + 8 * static_cast<std::int64_t>(stripe) + r] =
@@ -422,11 +400,10 @@ __device__ __forceinline__ void store_result(const KernelArgs& a, int m, int r, 
     }
     const std::int64_t row = static_cast<std::int64_t>(stripe) * kStripe + r;
     if (row >= a.out_features) return;
-    float v = sum_of(r);
-    if (a.bias) v += add.bias;
-    float out = Act<T>::to_float(Act<T>::from_float(v));
-    if (a.residual) out += add.residual;
-    static_cast<T*>(a.y)[m * a.out_features + row] = Act<T>::from_float(out);
+    const std::int64_t at = m * a.out_features + row;
+    float out = product<T>(a, sum_of(r), row);
+    if (a.residual) out += Act<T>::to_float(static_cast<const T*>(a.residual)[at]);
+    static_cast<T*>(a.y)[at] = Act<T>::from_float(out);
 }
 
 // The end of a unit, in two halves around the barrier that ends its last stage. store_partials: each warp's sums into
@@ -445,8 +422,7 @@ __device__ __forceinline__ void store_partials(float* partial, const float (&acc
 }
 
 template <typename T, bool kSwiGlu>
-__device__ __forceinline__ void reduce_unit(const KernelArgs& a, const float* partial, const StageAt& s,
-                                            const Addends& add) {
+__device__ __forceinline__ void reduce_unit(const KernelArgs& a, const float* partial, const StageAt& s) {
     const int m = threadIdx.x / kStripe, r = threadIdx.x % kStripe; // consecutive threads write consecutive y
     if (threadIdx.x >= kStripe * 8 || m >= a.rows) return;
     const auto sum_of = [&](int row) {
@@ -458,7 +434,7 @@ __device__ __forceinline__ void reduce_unit(const KernelArgs& a, const float* pa
     if (a.splits != 1)
         a.workspace[static_cast<std::int64_t>(s.unit) * (kStripe * 8) + threadIdx.x] = sum_of(r);
     else
-        store_result<T, kSwiGlu>(a, m, r, s.stripe, sum_of, add);
+        store_result<T, kSwiGlu>(a, m, r, s.stripe, sum_of);
 }
 
 // After a block's last stage, for a split GEMV: each of its parts counts its arrival at its stripe, and the part
@@ -489,7 +465,7 @@ template <typename T, bool kSwiGlu> __device__ void join_split_parts(const Kerne
                                       (static_cast<std::int64_t>(stripe) * a.splits + part) * (kStripe * 8) +
                                       m * kStripe + row);
                     return sum;
-                }, unit_addends<T, kSwiGlu>(a, stripe));
+                });
             if (threadIdx.x == 0) g_stripe_arrivals[stripe] = 0;
         }
     }
@@ -556,7 +532,6 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
     rd.reads_x = g < a.rows;
     rd.lane4 = static_cast<std::uint32_t>(lane) * 4;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    Addends addends; // of the current unit's outputs, where this thread stores some (unit_addends)
     // Unrolled over the slots, so each stage in flight is registers, and the stage a slot takes next is walked on
     // from the newest one in place of the stage just computed.
     for (bool more = true; more;) {
@@ -567,7 +542,6 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
                 more = false;
                 break;
             }
-            if (cur.stage == 0 && a.splits == 1) addends = unit_addends<T, kSwiGlu>(a, cur.stripe);
             cp_async_wait<kStages - 1>(); // this thread's copies of the current stage are done; the next may fly
             __syncthreads();              // everyone's are (and the prologue's x')
             compute_stage<T>(cur, slot, acc, region_at, rd, warp);
@@ -581,7 +555,7 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
             advance(flight[slot], a, plan, walk);
             issuer.issue<kSwiGlu>(a, flight[slot], slot);
             cp_async_commit();
-            if (unit_ends) reduce_unit<T, kSwiGlu>(a, partial, cur, addends);
+            if (unit_ends) reduce_unit<T, kSwiGlu>(a, partial, cur);
         }
     }
     cp_async_wait<0>();
