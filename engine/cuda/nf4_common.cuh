@@ -60,8 +60,8 @@ __device__ __forceinline__ std::uint64_t& block_waited_ns() {
     return waited;
 }
 
-// The block's place in the record is taken when it starts, so the atomic's round trip overlaps the block's work
-// instead of delaying its exit (it did, by about 0.7 us a kernel: the token's sequence 7% slower).
+// The block's place in the record is taken when it starts, so that the atomic's round trip overlaps the block's work:
+// taken at its end, it delayed the block's exit, and that build's token took 7% longer (docs/performance.md).
 class KernelSpanRecorder {
   public:
     __device__ KernelSpanRecorder(SpanKind kind, std::uint32_t a, std::uint32_t b)
