@@ -95,10 +95,11 @@ void print_layer_kinds(int reps, std::int64_t l2, std::int64_t qkv_gemv_out, con
         for (int i = 0; i < n; ++i) ws.push_back(random_weight(out, in, cuda));
         return ws;
     };
-    const auto qkv_w = weights(qkv_gemv_out, hidden), dense_w = weights(hidden, hidden), up_w = weights(2 * ffn, hidden),
-               down_w = weights(hidden, ffn), head_w = weights(151552, hidden);
+    const auto qkv_w = weights(qkv_gemv_out, hidden), dense_w = weights(hidden, hidden),
+               up_w = weights(2 * ffn, hidden), down_w = weights(hidden, ffn), head_w = weights(151552, hidden);
     const torch::Tensor h = torch::randn({1, hidden}, bf16), norm = torch::rand({hidden}, bf16) + 0.5;
-    const torch::Tensor qkv_bias = torch::randn({qkv_gemv_out}, bf16) * 0.1, activated = torch::randn({1, ffn}, bf16);
+    const torch::Tensor qkv_bias = torch::randn({qkv_gemv_out}, bf16) * 0.1;
+    const torch::Tensor activated = torch::randn({1, ffn}, bf16);
     const torch::Tensor qkv = torch::randn({1, qkv_out}, bf16), attended = torch::randn({1, hidden}, bf16);
     const torch::Tensor residual = torch::randn({1, hidden}, bf16);
     const torch::Tensor table =
