@@ -23,6 +23,7 @@ import statistics
 import sys
 from collections import defaultdict
 
+# SpanKind of engine/cuda/kernel_timeline.h by number (0 is the GEMV, named by its shape below).
 KINDS = {1: "rotary + KV append", 2: "attention split", 3: "attention combine"}
 GEMVS = {(4608, 4096): "qkv", (4096, 4096): "dense", (27392, 4096): "h_to_4h", (4096, 13696): "4h_to_h",
          (151552, 4096): "output layer"}

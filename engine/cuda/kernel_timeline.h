@@ -9,6 +9,7 @@
 
 namespace glm4v::engine::cuda {
 
+// Recorded as numbers, which tools/kernel_timeline.py names: keep the two in step.
 enum class SpanKind : std::uint32_t { Gemv, RopeAppend, AttentionSplit, AttentionCombine };
 
 // One block, as thread 0 saw it. a, b: the GEMV's out and in features, 0 for the others. waited is 0 where the block
