@@ -12,12 +12,16 @@ the layers of the tokens after the first, measured from the moment the kernel be
   released     the median block's return from the wait on the previous kernel
   after wait   the median block's time from that return to its end
 
-The exposed times of all kernels add up to the token's time. Writes the same as JSON with --json.
+The exposed times of all kernels add up to the token's time. Writes the same as JSON with --json. With --by-start,
+each kernel's blocks are also grouped by when they started (more than 8 us before the previous kernel's end, 8 to 1
+us before, in its last microsecond, after it), with each group's median return from the wait and median end: whether
+a block that started early got through its wait sooner.
 
-    python3 tools/kernel_timeline.py timeline.csv [--json summary.json]
+    python3 tools/kernel_timeline.py timeline.csv[.gz] [--json summary.json] [--by-start]
 """
 import argparse
 import csv
+import gzip
 import json
 import statistics
 import sys
@@ -81,14 +85,48 @@ def summarize(launches, tokens):
     return summary
 
 
+START_GROUPS = ((-8.0, "> 8 us before"), (-1.0, "8-1 us before"), (0.0, "last us before"), (float("inf"), "after"))
+
+
+def by_start(launches, tokens):
+    """Each kernel's blocks (tokens after the first) grouped by start, in us from the previous kernel's end: for each
+    group its share of the kernel's blocks, and the median return from the wait (of the blocks that waited) and end."""
+    per_token = len(launches) // tokens
+    groups = defaultdict(lambda: defaultdict(list))  # kernel -> label -> [(waited or None, end)]
+    for i in range(per_token, len(launches)):
+        name, blocks = launches[i]
+        before = max(r["end"] for r in launches[i - 1][1])
+        for r in blocks:
+            label = next(label for bound, label in START_GROUPS if (r["start"] - before) / 1e3 < bound)
+            waited = (r["waited"] - before) / 1e3 if r["waited"] else None
+            groups[name][label].append((waited, (r["end"] - before) / 1e3))
+    table = {}
+    for name, by_label in groups.items():
+        total = sum(len(g) for g in by_label.values())
+        table[name] = {}
+        for _, label in START_GROUPS:
+            g = by_label.get(label)
+            if g:
+                waited = [w for w, _ in g if w is not None]
+                table[name][label] = {"share": len(g) / total,
+                                      "released": statistics.median(waited) if waited else None,
+                                      "end": statistics.median(e for _, e in g)}
+    return table
+
+
+def read_rows(path):
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
+        return [{k: int(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("csv")
     p.add_argument("--tokens", type=int, default=3, help="tokens the graph replayed (bench_nf4: 3)")
     p.add_argument("--json")
+    p.add_argument("--by-start", action="store_true", help="also group each kernel's blocks by when they started")
     args = p.parse_args()
-    with open(args.csv) as f:
-        rows = [{k: int(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    rows = read_rows(args.csv)
     if not rows:
         sys.exit(f"{args.csv}: no blocks recorded")
     stamps = sorted({r[k] for r in rows for k in ("start", "waited", "end") if r[k]})
@@ -104,9 +142,17 @@ def main():
         print(f"{name:<20} {s['exposed_us_per_token']:9.1f} {s['exposed']:8.2f} {s['first start']:8.2f} "
               f"{s['early']:6.0%} {s['last start']:8.2f} {s.get('released', float('nan')):8.2f} "
               f"{s.get('after wait', float('nan')):8.2f}")
+    result = {"timer_step_ns": tick, "token_us": total, "kernels": summary}
+    if args.by_start:
+        result["by_start"] = by_start(launches, args.tokens)
+        print(f"\n{'kernel':<20} {'started':<16} {'blocks':>6} {'released':>8} {'end':>8}   (us, medians)")
+        for name, by_label in result["by_start"].items():
+            for label, g in by_label.items():
+                released = float("nan") if g["released"] is None else g["released"]
+                print(f"{name:<20} {label:<16} {g['share']:6.0%} {released:8.2f} {g['end']:8.2f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"timer_step_ns": tick, "token_us": total, "kernels": summary}, f, indent=1)
+            json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":

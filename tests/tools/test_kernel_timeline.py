@@ -1,0 +1,76 @@
+"""tools/kernel_timeline.py on a timeline small enough to work out by hand: two tokens of two kernels (rotary, then
+the dense GEMV), two blocks a launch; the second token's launches are measured from the end of the launch before."""
+import csv
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
+sys.path.insert(0, TOOLS)
+import kernel_timeline  # noqa: E402
+
+FIELDS = ["kind", "a", "b", "block", "blocks", "sm", "start", "waited", "end"]
+ROTARY = (1, 0, 0)
+DENSE = (0, 4096, 4096)
+# (kernel, block, start, waited, end) in ns; a wait of 0 is a block that did not wait.
+BLOCKS = [
+    (ROTARY, 0, 0, 0, 1000), (ROTARY, 1, 0, 0, 1200),
+    (DENSE, 0, 500, 1900, 3000), (DENSE, 1, 1500, 2100, 3400),
+    (ROTARY, 1, 3300, 4200, 5000), (ROTARY, 0, 3600, 4400, 5400),  # the dense before ends at 3400
+    (DENSE, 1, 4000, 6200, 7400), (DENSE, 0, 5600, 6600, 7800),  # the rotary before ends at 5400
+]
+
+
+def rows(blocks=BLOCKS):
+    return [dict(zip(FIELDS, (*kernel, block, 2, 0, start, waited, end)))
+            for kernel, block, start, waited, end in blocks]
+
+
+class KernelTimelineTest(unittest.TestCase):
+    def test_summary(self):
+        s = kernel_timeline.summarize(kernel_timeline.launches_of(rows()), tokens=2)
+        self.assertEqual(list(s), ["rotary + KV append", "dense"])
+        expected = {
+            "rotary + KV append": {"exposed": 2.0, "first start": -0.1, "last start": 0.2, "early": 0.5,
+                                   "released": 0.9, "after wait": 0.9, "exposed_us_per_token": 2.0},
+            "dense": {"exposed": 2.4, "first start": -1.4, "last start": 0.2, "early": 0.5,
+                      "released": 1.0, "after wait": 1.2, "exposed_us_per_token": 2.4},
+        }
+        for name, figures in expected.items():
+            for key, value in figures.items():
+                self.assertAlmostEqual(s[name][key], value, places=9, msg=f"{name}: {key}")
+
+    def test_by_start(self):
+        t = kernel_timeline.by_start(kernel_timeline.launches_of(rows()), tokens=2)
+        self.assertEqual(t["rotary + KV append"]["last us before"], {"share": 0.5, "released": 0.8, "end": 1.6})
+        self.assertEqual(t["rotary + KV append"]["after"], {"share": 0.5, "released": 1.0, "end": 2.0})
+        self.assertEqual(t["dense"]["8-1 us before"], {"share": 0.5, "released": 0.8, "end": 2.0})
+        self.assertEqual(t["dense"]["after"], {"share": 0.5, "released": 1.2, "end": 2.4})
+
+    def test_launches_must_be_whole(self):
+        with self.assertRaises(SystemExit):
+            kernel_timeline.launches_of(rows(BLOCKS[:3]))
+
+    def test_command_line_reads_gzip(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "timeline.csv.gz")
+            with gzip.open(path, "wt", newline="") as f:
+                w = csv.DictWriter(f, FIELDS)
+                w.writeheader()
+                w.writerows(rows())
+            out = os.path.join(d, "summary.json")
+            subprocess.run([sys.executable, os.path.join(TOOLS, "kernel_timeline.py"), path, "--tokens", "2",
+                            "--by-start", "--json", out], check=True, capture_output=True)
+            with open(out) as f:
+                result = json.load(f)
+        self.assertEqual(result["timer_step_ns"], 100)
+        self.assertAlmostEqual(result["token_us"], 4.4)
+        self.assertEqual(result["by_start"]["dense"]["after"]["end"], 2.4)
+
+
+if __name__ == "__main__":
+    unittest.main()
