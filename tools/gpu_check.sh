@@ -23,8 +23,8 @@
 #                         varies from loan to loan                                                  (~1.5 min each)
 #   bench-timeline        timeline.json and timeline.csv.gz: when each block of three tokens' kernels ran, from a
 #                         build with -DGLM4V_KERNEL_TIMELINE=ON (build-device-timeline), summarized per kernel of a
-#                         layer by tools/kernel_timeline.py; bench_nf4_timeline.json is that build's bench-kernels
-#                                                                                                   (~2.5 min)
+#                         layer by tools/kernel_timeline.py --by-start; bench_nf4_timeline.json is that build's
+#                         bench-kernels                                                             (~2.5 min)
 #   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES, with its stall
 #                         reasons; NCU_SOURCE=1 adds them per SASS instruction                          (~1 min)
 # The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,

@@ -12,6 +12,13 @@ the layers of the tokens after the first, measured from the moment the kernel be
   released     the median block's return from the wait on the previous kernel
   after wait   the median block's time from that return to its end
 
+and for the GEMV, whose blocks also note when x' was in shared memory and when their last unit's partial sums were
+stored (records made since session 25), that time after the wait in three parts, medians over its blocks:
+
+  staging      from the wait's return to x' in shared memory (the prologue: x, and RMSNorm where there is one)
+  computing    from there to the last unit's partial sums stored (the stages' lookups and mmas, their barriers)
+  reducing     from there to the end (the partial sums added, bias, residual or SwiGLU, y stored)
+
 The exposed times of all kernels add up to the token's time. Writes the same as JSON with --json. With --by-start,
 each kernel's blocks are also grouped by when they started (more than 8 us before the previous kernel's end, 8 to 1
 us before, in its last microsecond, after it), with each group's median return from the wait and median end: whether
@@ -75,6 +82,11 @@ def summarize(launches, tokens):
         if waited:
             m["released"].append(statistics.median(waited) - before)
             m["after wait"].append(statistics.median(r["end"] - r["waited"] for r in blocks if r["waited"]))
+        staged = [r for r in blocks if r.get("staged") and r.get("summed")]
+        if staged:
+            m["staging"].append(statistics.median(r["staged"] - r["waited"] for r in staged))
+            m["computing"].append(statistics.median(r["summed"] - r["staged"] for r in staged))
+            m["reducing"].append(statistics.median(r["end"] - r["summed"] for r in staged))
     summary = {}
     for name in order:
         m = rows[name]
@@ -142,6 +154,11 @@ def main():
         print(f"{name:<20} {s['exposed_us_per_token']:9.1f} {s['exposed']:8.2f} {s['first start']:8.2f} "
               f"{s['early']:6.0%} {s['last start']:8.2f} {s.get('released', float('nan')):8.2f} "
               f"{s.get('after wait', float('nan')):8.2f}")
+    parts = {name: s for name, s in summary.items() if "staging" in s}
+    if parts:
+        print(f"\n{'GEMV after its wait':<20} {'staging':>8} {'computing':>9} {'reducing':>8}   (us, medians)")
+        for name, s in parts.items():
+            print(f"{name:<20} {s['staging']:8.2f} {s['computing']:9.2f} {s['reducing']:8.2f}")
     result = {"timer_step_ns": tick, "token_us": total, "kernels": summary}
     if args.by_start:
         result["by_start"] = by_start(launches, args.tokens)

@@ -66,11 +66,12 @@ void write_timeline(const std::function<void(int)>& token, const char* path) {
         std::fprintf(stderr, "bench_nf4: cannot write %s\n", path);
         std::exit(1);
     }
-    std::fprintf(f, "kind,a,b,block,blocks,sm,start,waited,end\n");
+    std::fprintf(f, "kind,a,b,block,blocks,sm,start,waited,staged,summed,end\n");
+    using ull = unsigned long long;
     for (const kernels::KernelSpan& s : spans)
-        std::fprintf(f, "%u,%u,%u,%u,%u,%u,%llu,%llu,%llu\n", s.kind, s.a, s.b, s.block, s.blocks, s.sm,
-                     static_cast<unsigned long long>(s.start), static_cast<unsigned long long>(s.waited),
-                     static_cast<unsigned long long>(s.end));
+        std::fprintf(f, "%u,%u,%u,%u,%u,%u,%llu,%llu,%llu,%llu,%llu\n", s.kind, s.a, s.b, s.block, s.blocks, s.sm,
+                     static_cast<ull>(s.start), static_cast<ull>(s.waited), static_cast<ull>(s.staged),
+                     static_cast<ull>(s.summed), static_cast<ull>(s.end));
     std::fclose(f);
 #else
     (void)token;

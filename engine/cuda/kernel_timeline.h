@@ -13,10 +13,13 @@ namespace glm4v::engine::cuda {
 enum class SpanKind : std::uint32_t { Gemv, RopeAppend, AttentionSplit, AttentionCombine };
 
 // One block, as thread 0 saw it. a, b: the GEMV's out and in features, 0 for the others. waited is 0 where the block
-// returned before waiting (an attention slice past the used rows). Nanoseconds of the GPU's global timer.
+// returned before waiting (an attention slice past the used rows). The GEMV also notes when x' was in shared memory
+// (staged) and when its last unit's stages were computed and their partial sums stored (summed), so that its time
+// after the wait splits into the prologue, the compute and the sums' reduction and store; 0 for the other kernels.
+// Nanoseconds of the GPU's global timer.
 struct KernelSpan {
     std::uint32_t kind, a, b, block, blocks, sm;
-    std::uint64_t start, waited, end;
+    std::uint64_t start, waited, staged, summed, end;
 };
 
 // Device memory for `capacity` spans and a count the blocks take places with (zero it before a run).

@@ -54,10 +54,13 @@ __device__ __forceinline__ std::uint64_t global_timer_ns() {
     return t;
 }
 
-// Written and read by thread 0 only.
-__device__ __forceinline__ std::uint64_t& block_waited_ns() {
-    __shared__ std::uint64_t waited;
-    return waited;
+// The block's moments between its start and end (KernelSpan), written and read by thread 0 only.
+struct BlockStamps {
+    std::uint64_t waited, staged, summed;
+};
+__device__ __forceinline__ BlockStamps& block_stamps() {
+    __shared__ BlockStamps stamps;
+    return stamps;
 }
 
 // The block's place in the record is taken when it starts, so that the atomic's round trip overlaps the block's work:
@@ -69,15 +72,16 @@ class KernelSpanRecorder {
         if (threadIdx.x != 0 || g_kernel_timeline.spans == nullptr) return;
         start_ = global_timer_ns();
         at_ = atomicAdd(g_kernel_timeline.count, 1u);
-        block_waited_ns() = 0;
+        block_stamps() = {};
     }
     __device__ ~KernelSpanRecorder() {
         if (threadIdx.x != 0 || g_kernel_timeline.spans == nullptr || at_ >= g_kernel_timeline.capacity) return;
         const std::uint64_t end = global_timer_ns();
         std::uint32_t sm;
         asm volatile("mov.u32 %0, %smid;" : "=r"(sm));
+        const BlockStamps& stamps = block_stamps();
         g_kernel_timeline.spans[at_] = {kind_, a_, b_, blockIdx.y * gridDim.x + blockIdx.x, gridDim.x * gridDim.y, sm,
-                                        start_, block_waited_ns(), end};
+                                        start_, stamps.waited, stamps.staged, stamps.summed, end};
     }
 
   private:
@@ -85,12 +89,18 @@ class KernelSpanRecorder {
     std::uint64_t start_ = 0;
 };
 #define GLM4V_KERNEL_SPAN(kind, a, b) const KernelSpanRecorder glm4v_kernel_span((kind), (a), (b))
+// Notes the global timer as the block's `moment` (a BlockStamps field) when thread 0 passes here.
+#define GLM4V_KERNEL_STAMP(moment)                                                                                     \
+    do {                                                                                                               \
+        if (threadIdx.x == 0) block_stamps().moment = global_timer_ns();                                               \
+    } while (0)
 #define GLM4V_KERNEL_TIMELINE_ATTACH(name)                                                                             \
     void name(const KernelTimeline& timeline) {                                                                       \
         GLM4V_CUDA_CHECK(cudaMemcpyToSymbol(g_kernel_timeline, &timeline, sizeof timeline));                          \
     }
 #else
 #define GLM4V_KERNEL_SPAN(kind, a, b) ((void)0)
+#define GLM4V_KERNEL_STAMP(moment) ((void)0)
 #define GLM4V_KERNEL_TIMELINE_ATTACH(name)
 #endif
 
@@ -99,7 +109,7 @@ __device__ __forceinline__ void grid_dependency_wait() {
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 #ifdef GLM4V_KERNEL_TIMELINE
-    if (threadIdx.x == 0) block_waited_ns() = global_timer_ns();
+    GLM4V_KERNEL_STAMP(waited);
 #endif
 }
 

@@ -524,6 +524,7 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
     }
     grid_dependency_wait(); // x, the residual and y belong to the kernels before
     stage_x<T, kPrologue>(a, xs, xstride, norm_ws);
+    GLM4V_KERNEL_STAMP(staged);
 
     Reader rd;
     rd.q = region_at + ring_offset(0, g, 2 * (warp % 4)) + (warp / 4) * kLine + t * 8;
@@ -555,7 +556,10 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
             advance(flight[slot], a, plan, walk);
             issuer.issue<kSwiGlu>(a, flight[slot], slot);
             cp_async_commit();
-            if (unit_ends) reduce_unit<T, kSwiGlu>(a, partial, cur);
+            if (unit_ends) {
+                GLM4V_KERNEL_STAMP(summed); // the last unit's stamp stays
+                reduce_unit<T, kSwiGlu>(a, partial, cur);
+            }
         }
     }
     cp_async_wait<0>();
