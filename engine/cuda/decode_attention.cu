@@ -203,8 +203,8 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_out, con
     __shared__ float weight[kMaxSplits];
     __shared__ float warp_top[kWarps], warp_total[kWarps];
     __shared__ float4 warp_out[kWarps][32];
-    const int splits = static_cast<int>((*row + kChunk) / kChunk); // the slices that held rows; row is not the
-                                                                  // previous kernel's output
+    // The slices that held rows; row was written before the step began, not by the previous kernel.
+    const int splits = static_cast<int>((*row + kChunk) / kChunk);
     const int h = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const float* m = part_max + h * max_splits;
     const float* l = part_sum + h * max_splits;

@@ -33,6 +33,9 @@ struct KernelTimeline {
 // Every kernel of nf4_gemv.cu and decode_attention.cu records into `timeline` from the next launch on; a timeline
 // with no spans stops them.
 void attach_kernel_timeline(const KernelTimeline& timeline);
+// Each translation unit's part of that (its own copy of the record's address): nf4_gemv.cu, decode_attention.cu.
+void attach_nf4_gemv_timeline(const KernelTimeline& timeline);
+void attach_decode_attention_timeline(const KernelTimeline& timeline);
 #endif
 
 } // namespace glm4v::engine::cuda

@@ -735,7 +735,6 @@ void launch_nf4_gemv_fp16(const Nf4DeviceWeight& w, const Nf4GemvParams& p, cuda
 
 #ifdef GLM4V_KERNEL_TIMELINE
 GLM4V_KERNEL_TIMELINE_ATTACH(attach_nf4_gemv_timeline)
-void attach_decode_attention_timeline(const KernelTimeline& timeline); // decode_attention.cu
 
 void attach_kernel_timeline(const KernelTimeline& timeline) {
     attach_nf4_gemv_timeline(timeline);
