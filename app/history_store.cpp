@@ -61,6 +61,21 @@ std::vector<std::int64_t> unpack_token_ids(const std::vector<std::uint8_t>& blob
     return ids;
 }
 
+// A message's columns, role to created_ms, bound from column `role_column` on: saving one message and staging many
+// write the same columns.
+void bind_message(sqlite::Statement& statement, int role_column, const NewMessage& message, std::int64_t created) {
+    const int c = role_column;
+    statement.bind(c, std::string(message_role_name(message.role))).bind(c + 1, message.text);
+    if (message.token_ids.empty()) {
+        statement.bind_null(c + 2);
+    } else {
+        const std::vector<std::uint8_t> blob = pack_token_ids(message.token_ids);
+        statement.bind_blob(c + 2, blob.data(), blob.size());
+    }
+    statement.bind(c + 3, message.prompt_tokens).bind(c + 4, message.generated_tokens);
+    statement.bind(c + 5, message.time_to_first_token_ms).bind(c + 6, message.tokens_per_second).bind(c + 7, created);
+}
+
 } // namespace
 
 const char* message_role_name(MessageRole role) { return role == MessageRole::Assistant ? "assistant" : "user"; }
@@ -141,15 +156,8 @@ struct HistoryStore::Impl {
         sqlite::Statement insert = db.prepare(
             "INSERT INTO messages (conversation_id, role, text, token_ids, prompt_tokens, generated_tokens, "
             "time_to_first_token_ms, tokens_per_second, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        insert.bind(1, conversation_id).bind(2, std::string(message_role_name(message.role))).bind(3, message.text);
-        if (message.token_ids.empty()) {
-            insert.bind_null(4);
-        } else {
-            const std::vector<std::uint8_t> blob = pack_token_ids(message.token_ids);
-            insert.bind_blob(4, blob.data(), blob.size());
-        }
-        insert.bind(5, message.prompt_tokens).bind(6, message.generated_tokens);
-        insert.bind(7, message.time_to_first_token_ms).bind(8, message.tokens_per_second).bind(9, created);
+        insert.bind(1, conversation_id);
+        bind_message(insert, 2, message, created);
         insert.run();
         return db.last_insert_rowid();
     }
@@ -358,16 +366,8 @@ std::vector<std::int64_t> HistoryStore::append_messages(std::int64_t conversatio
         "generated_tokens, time_to_first_token_ms, tokens_per_second, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const NewMessage& message : messages) {
         stage.reset();
-        stage.bind(1, next_id).bind(2, conversation_id).bind(3, std::string(message_role_name(message.role)));
-        stage.bind(4, message.text);
-        if (message.token_ids.empty()) {
-            stage.bind_null(5);
-        } else {
-            const std::vector<std::uint8_t> blob = pack_token_ids(message.token_ids);
-            stage.bind_blob(5, blob.data(), blob.size());
-        }
-        stage.bind(6, message.prompt_tokens).bind(7, message.generated_tokens);
-        stage.bind(8, message.time_to_first_token_ms).bind(9, message.tokens_per_second).bind(10, now);
+        stage.bind(1, next_id).bind(2, conversation_id);
+        bind_message(stage, 3, message, now);
         stage.run();
         ids.push_back(next_id++);
     }
