@@ -23,8 +23,8 @@
 #                         varies from loan to loan                                                  (~1.5 min each)
 #   bench-timeline        timeline.json and timeline.csv.gz: when each block of three tokens' kernels ran, from a
 #                         build with -DGLM4V_KERNEL_TIMELINE=ON (build-device-timeline), summarized per kernel of a
-#                         layer by tools/kernel_timeline.py --by-start; bench_nf4_timeline.json is that build's
-#                         bench-kernels                                                             (~2.5 min)
+#                         layer by tools/kernel_timeline.py --by-start --by-units; bench_nf4_timeline.json is
+#                         that build's bench-kernels                                                (~2.5 min)
 #   ncu                   ncu.txt: Nsight Compute on one GEMV of each shape in NCU_SHAPES, with its stall
 #                         reasons; NCU_SOURCE=1 adds them per SASS instruction                          (~1 min)
 # The device tool returns at most 8 files from $OUT: gpu_check.log and a file or two a stage (test.log, memcheck.log,
@@ -170,7 +170,7 @@ stage_bench_timeline() {
     cmake --build "$dir" -j"$(nproc)" --target bench_nf4 >>"$LOG" 2>&1 || { fail "build of the timeline build"; return; }
     timeout 200 "$dir/bench/gpu/bench_nf4" --reps 50 --timeline "$OUT/timeline.csv" >"$OUT/bench_nf4_timeline.json" \
         2>>"$LOG" || { fail "bench_nf4 --timeline"; return; }
-    python3 "$ROOT/tools/kernel_timeline.py" "$OUT/timeline.csv" --by-start --json "$OUT/timeline.json" | tee -a "$LOG" ||
+    python3 "$ROOT/tools/kernel_timeline.py" "$OUT/timeline.csv" --by-start --by-units --json "$OUT/timeline.json" | tee -a "$LOG" ||
         fail kernel_timeline.py
     gzip -f "$OUT/timeline.csv"
 }

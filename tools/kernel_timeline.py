@@ -22,9 +22,10 @@ stored (records made since session 25), that time after the wait in three parts,
 The exposed times of all kernels add up to the token's time. Writes the same as JSON with --json. With --by-start,
 each kernel's blocks are also grouped by when they started (more than 8 us before the previous kernel's end, 8 to 1
 us before, in its last microsecond, after it), with each group's median return from the wait and median end: whether
-a block that started early got through its wait sooner.
+a block that started early got through its wait sooner. With --by-units, each GEMV's blocks are also grouped by the
+16-row stripes they take, with each group's median and last end: what a partial last round of stripes costs.
 
-    python3 tools/kernel_timeline.py timeline.csv[.gz] [--json summary.json] [--by-start]
+    python3 tools/kernel_timeline.py timeline.csv[.gz] [--json summary.json] [--by-start] [--by-units]
 """
 import argparse
 import csv
@@ -126,6 +127,40 @@ def by_start(launches, tokens):
     return table
 
 
+def by_units(launches, tokens):
+    """Each GEMV's blocks (tokens after the first) grouped by how many 16-row stripes they take, as the launch plan
+    deals an unsplit GEMV's stripes (decode's shapes do not split on an H100 or H200): block b of a grid of n blocks
+    takes stripes b, b + n, .... For each group: its share of the kernel's blocks, its median block's end and its last
+    block's end (the median over launches), in us from the previous kernel's end, and its median block's computing
+    time (GEMV records since session 25; None before)."""
+    per_token = len(launches) // tokens
+    groups = defaultdict(lambda: defaultdict(lambda: {"blocks": 0, "ends": [], "last": [], "computing": []}))
+    for i in range(per_token, len(launches)):
+        name, blocks = launches[i]
+        if blocks[0]["kind"] != 0:
+            continue
+        before = max(r["end"] for r in launches[i - 1][1])
+        stripes = -(-blocks[0]["a"] // 16)
+        by_count = defaultdict(list)
+        for r in blocks:
+            by_count[-(-(stripes - r["block"]) // r["blocks"])].append(r)
+        for units, g in by_count.items():
+            e = groups[name][units]
+            e["blocks"] += len(g)
+            e["ends"] += [(r["end"] - before) / 1e3 for r in g]
+            e["last"].append((max(r["end"] for r in g) - before) / 1e3)
+            e["computing"] += [(r["summed"] - r["staged"]) / 1e3 for r in g if r.get("staged") and r.get("summed")]
+    table = {}
+    for name, by_count in groups.items():
+        total = sum(e["blocks"] for e in by_count.values())
+        table[name] = {
+            units: {"share": e["blocks"] / total, "end": statistics.median(e["ends"]),
+                    "last end": statistics.median(e["last"]),
+                    "computing": statistics.median(e["computing"]) if e["computing"] else None}
+            for units, e in sorted(by_count.items())}
+    return table
+
+
 def read_rows(path):
     with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
         return [{k: int(v) for k, v in r.items()} for r in csv.DictReader(f)]
@@ -137,6 +172,7 @@ def main():
     p.add_argument("--tokens", type=int, default=3, help="tokens the graph replayed (bench_nf4: 3)")
     p.add_argument("--json")
     p.add_argument("--by-start", action="store_true", help="also group each kernel's blocks by when they started")
+    p.add_argument("--by-units", action="store_true", help="also group each GEMV's blocks by the stripes they take")
     args = p.parse_args()
     rows = read_rows(args.csv)
     if not rows:
@@ -167,6 +203,13 @@ def main():
             for label, g in by_label.items():
                 released = float("nan") if g["released"] is None else g["released"]
                 print(f"{name:<20} {label:<16} {g['share']:6.0%} {released:8.2f} {g['end']:8.2f}")
+    if args.by_units:
+        result["by_units"] = by_units(launches, args.tokens)
+        print(f"\n{'GEMV':<20} {'stripes':>7} {'blocks':>6} {'end':>8} {'last end':>8} {'computing':>9}   (us)")
+        for name, by_count in result["by_units"].items():
+            for units, g in by_count.items():
+                computing = float("nan") if g["computing"] is None else g["computing"]
+                print(f"{name:<20} {units:7d} {g['share']:6.0%} {g['end']:8.2f} {g['last end']:8.2f} {computing:9.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

@@ -54,6 +54,19 @@ class KernelTimelineTest(unittest.TestCase):
         self.assertEqual(t["dense"]["8-1 us before"], {"share": 0.5, "released": 0.8, "end": 2.0})
         self.assertEqual(t["dense"]["after"], {"share": 0.5, "released": 1.2, "end": 2.4})
 
+    def test_by_units(self):
+        # Two tokens of a GEMV of 3 stripes on 2 blocks: block 0 takes stripes 0 and 2, block 1 stripe 1.
+        gemv = (0, 48, 64)
+        blocks = [(gemv, 0, 0, 0, 0, 0, 1000), (gemv, 1, 0, 0, 0, 0, 800),
+                  (gemv, 0, 900, 1100, 1200, 2600, 2800), (gemv, 1, 950, 1100, 1250, 1650, 1800)]
+        t = kernel_timeline.by_units(kernel_timeline.launches_of(rows(blocks)), tokens=2)
+        self.assertEqual(list(t["gemv 48x64"]), [1, 2])
+        for units, expected in ((1, {"share": 0.5, "end": 0.8, "last end": 0.8, "computing": 0.4}),
+                                (2, {"share": 0.5, "end": 1.8, "last end": 1.8, "computing": 1.4})):
+            for key, value in expected.items():
+                self.assertAlmostEqual(t["gemv 48x64"][units][key], value, places=9, msg=f"{units}: {key}")
+        self.assertNotIn("rotary + KV append", kernel_timeline.by_units(kernel_timeline.launches_of(rows()), 2))
+
     def test_launches_must_be_whole(self):
         with self.assertRaises(SystemExit):
             kernel_timeline.launches_of(rows(BLOCKS[:3]))
@@ -67,13 +80,15 @@ class KernelTimelineTest(unittest.TestCase):
                 w.writerows(rows())
             out = os.path.join(d, "summary.json")
             subprocess.run([sys.executable, os.path.join(TOOLS, "kernel_timeline.py"), path, "--tokens", "2",
-                            "--by-start", "--json", out], check=True, capture_output=True)
+                            "--by-start", "--by-units", "--json", out], check=True, capture_output=True)
             with open(out) as f:
                 result = json.load(f)
         self.assertEqual(result["timer_step_ns"], 100)
         self.assertAlmostEqual(result["token_us"], 4.4)
         self.assertEqual(result["by_start"]["dense"]["after"]["end"], 2.4)
         self.assertNotIn("staging", result["kernels"]["dense"])
+        self.assertEqual(result["by_units"]["dense"]["128"],
+                         {"share": 1.0, "end": 2.2, "last end": 2.4, "computing": None})
 
 
 if __name__ == "__main__":
