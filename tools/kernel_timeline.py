@@ -166,6 +166,14 @@ def read_rows(path):
         return [{k: int(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
+def print_groups(header, table, row):
+    """The header, then row(kernel, group key, group) for each group of each kernel; a figure of None prints as nan."""
+    print("\n" + header)
+    for name, groups in table.items():
+        for key, g in groups.items():
+            print(row(name, key, {k: float("nan") if v is None else v for k, v in g.items()}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("csv")
@@ -198,18 +206,15 @@ def main():
     result = {"timer_step_ns": tick, "token_us": total, "kernels": summary}
     if args.by_start:
         result["by_start"] = by_start(launches, args.tokens)
-        print(f"\n{'kernel':<20} {'started':<16} {'blocks':>6} {'released':>8} {'end':>8}   (us, medians)")
-        for name, by_label in result["by_start"].items():
-            for label, g in by_label.items():
-                released = float("nan") if g["released"] is None else g["released"]
-                print(f"{name:<20} {label:<16} {g['share']:6.0%} {released:8.2f} {g['end']:8.2f}")
+        print_groups(f"{'kernel':<20} {'started':<16} {'blocks':>6} {'released':>8} {'end':>8}   (us, medians)",
+                     result["by_start"], lambda name, label, g: f"{name:<20} {label:<16} {g['share']:6.0%} "
+                                                                f"{g['released']:8.2f} {g['end']:8.2f}")
     if args.by_units:
         result["by_units"] = by_units(launches, args.tokens)
-        print(f"\n{'GEMV':<20} {'stripes':>7} {'blocks':>6} {'end':>8} {'last end':>8} {'computing':>9}   (us)")
-        for name, by_count in result["by_units"].items():
-            for units, g in by_count.items():
-                computing = float("nan") if g["computing"] is None else g["computing"]
-                print(f"{name:<20} {units:7d} {g['share']:6.0%} {g['end']:8.2f} {g['last end']:8.2f} {computing:9.2f}")
+        print_groups(f"{'GEMV':<20} {'stripes':>7} {'blocks':>6} {'end':>8} {'last end':>8} {'computing':>9}   (us)",
+                     result["by_units"], lambda name, units, g: f"{name:<20} {units:7d} {g['share']:6.0%} "
+                                                                f"{g['end']:8.2f} {g['last end']:8.2f} "
+                                                                f"{g['computing']:9.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
