@@ -170,8 +170,8 @@ stage_bench_timeline() {
     cmake --build "$dir" -j"$(nproc)" --target bench_nf4 >>"$LOG" 2>&1 || { fail "build of the timeline build"; return; }
     timeout 200 "$dir/bench/gpu/bench_nf4" --reps 50 --timeline "$OUT/timeline.csv" >"$OUT/bench_nf4_timeline.json" \
         2>>"$LOG" || { fail "bench_nf4 --timeline"; return; }
-    python3 "$ROOT/tools/kernel_timeline.py" "$OUT/timeline.csv" --by-start --by-units --json "$OUT/timeline.json" | tee -a "$LOG" ||
-        fail kernel_timeline.py
+    python3 "$ROOT/tools/kernel_timeline.py" "$OUT/timeline.csv" --by-start --by-units --json "$OUT/timeline.json" |
+        tee -a "$LOG" || fail kernel_timeline.py
     gzip -f "$OUT/timeline.csv"
 }
 
