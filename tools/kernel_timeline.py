@@ -65,13 +65,19 @@ def launches_of(rows):
     return launches
 
 
-def summarize(launches, tokens):
+def steady_launches(launches, tokens):
+    """(name, blocks, before) of each launch after the first token's, whose launches have no steady predecessor at
+    their start; before is when the launch ahead of it ended (its last block)."""
     per_token = len(launches) // tokens
+    for i in range(per_token, len(launches)):
+        name, blocks = launches[i]
+        yield name, blocks, max(r["end"] for r in launches[i - 1][1])
+
+
+def summarize(launches, tokens):
     rows = defaultdict(lambda: defaultdict(list))
     order = []
-    for i in range(per_token, len(launches)):  # the first token has no steady predecessor at its start
-        name, blocks = launches[i]
-        before = max(r["end"] for r in launches[i - 1][1])
+    for name, blocks, before in steady_launches(launches, tokens):
         waited = sorted(r["waited"] for r in blocks if r["waited"])
         m = rows[name]
         if name not in order:
@@ -104,11 +110,8 @@ START_GROUPS = ((-8.0, "> 8 us before"), (-1.0, "8-1 us before"), (0.0, "last us
 def by_start(launches, tokens):
     """Each kernel's blocks (tokens after the first) grouped by start, in us from the previous kernel's end: for each
     group its share of the kernel's blocks, and the median return from the wait (of the blocks that waited) and end."""
-    per_token = len(launches) // tokens
     groups = defaultdict(lambda: defaultdict(list))  # kernel -> label -> [(waited or None, end)]
-    for i in range(per_token, len(launches)):
-        name, blocks = launches[i]
-        before = max(r["end"] for r in launches[i - 1][1])
+    for name, blocks, before in steady_launches(launches, tokens):
         for r in blocks:
             label = next(label for bound, label in START_GROUPS if (r["start"] - before) / 1e3 < bound)
             waited = (r["waited"] - before) / 1e3 if r["waited"] else None
@@ -133,13 +136,10 @@ def by_units(launches, tokens):
     takes stripes b, b + n, .... For each group: its share of the kernel's blocks, its median block's end and its last
     block's end (the median over launches), in us from the previous kernel's end, and its median block's computing
     time (GEMV records since session 25; None before)."""
-    per_token = len(launches) // tokens
     groups = defaultdict(lambda: defaultdict(lambda: {"blocks": 0, "ends": [], "last": [], "computing": []}))
-    for i in range(per_token, len(launches)):
-        name, blocks = launches[i]
+    for name, blocks, before in steady_launches(launches, tokens):
         if blocks[0]["kind"] != 0:
             continue
-        before = max(r["end"] for r in launches[i - 1][1])
         stripes = -(-blocks[0]["a"] // 16)
         by_count = defaultdict(list)
         for r in blocks:

@@ -108,9 +108,7 @@ __device__ __forceinline__ void grid_dependency_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
-#ifdef GLM4V_KERNEL_TIMELINE
     GLM4V_KERNEL_STAMP(waited);
-#endif
 }
 
 // An attribute of the current device, asked of the driver once per (device, attribute) and thread: eager prefill
