@@ -147,8 +147,12 @@ __device__ __forceinline__ std::int64_t swiglu_weight_row(const KernelArgs& a, i
 // fp32, one rounding). For RMSNorm every thread adds the squares of the vectors it copies, and the norm weight is
 // already on its way to shared memory (norm_ws, copied before the wait on the previous kernel), so the prologue costs
 // one load of x and a block reduction, not a warp's walk over the row and a second load.
+// Without a prologue, only the vectors the block's first stage reads ([first_vec, first_vec + span_vecs) of each row)
+// are in place when this returns: the rest is one more group of copies, which the main loop's first wait leaves in
+// flight while that stage is computed. All 256 threads waiting for all of x' had cost 4h_to_h 2.1 us after its wait,
+// dense 1.1 (session 25's timeline), where the first stage reads 4 KB of 27 and of 8.
 template <typename T, GemvPrologue kPrologue>
-__device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_ws) {
+__device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_ws, int first_vec, int span_vecs) {
     const int in = static_cast<int>(a.in_features);
     const int vecs = in / 8; // 16-byte vectors of 8 elements per row
     const T* x = static_cast<const T*>(a.x);
@@ -183,10 +187,22 @@ __device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_w
             *p = rms_scale8<T>(*p, reinterpret_cast<const uint4*>(norm_ws)[c], inv_rms[m]);
         }
     } else {
-        for (int i = threadIdx.x; i < a.rows * vecs; i += kThreads) {
-            const int m = i / vecs, c = i % vecs;
-            reinterpret_cast<uint4*>(xs + m * xstride)[c] =
-                __ldg(reinterpret_cast<const uint4*>(x + static_cast<std::int64_t>(m) * in) + c);
+        // The first stage's vectors are requested before the rest, so they are not queued behind them.
+        const int c0 = first_vec + static_cast<int>(threadIdx.x);
+        const bool first_part = static_cast<int>(threadIdx.x) < span_vecs;
+        const uint4* x_vecs = reinterpret_cast<const uint4*>(x);
+        const uint4 v0 = first_part ? __ldg(x_vecs + c0) : make_uint4(0, 0, 0, 0);
+        for (int m = 0; m < a.rows; ++m)
+#pragma unroll 1
+            for (int c = threadIdx.x; c < vecs; c += kThreads)
+                if (static_cast<unsigned>(c - first_vec) >= static_cast<unsigned>(span_vecs))
+                    cp_async16(xs + m * xstride + c * 8, x_vecs + static_cast<std::int64_t>(m) * vecs + c);
+        cp_async_commit();
+        if (first_part) {
+            reinterpret_cast<uint4*>(xs)[c0] = v0;
+#pragma unroll 1 // rows past the first are a follow-up's prefill; unrolled, their loads took 30 registers more
+            for (int m = 1; m < a.rows; ++m)
+                reinterpret_cast<uint4*>(xs + m * xstride)[c0] = __ldg(x_vecs + static_cast<std::int64_t>(m) * vecs + c0);
         }
     }
 }
@@ -523,7 +539,8 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
         *reinterpret_cast<uint4*>(region + byte * kLine + (i & 7) * 16) = make_uint4(v, v, v, v);
     }
     grid_dependency_wait(); // x, the residual and y belong to the kernels before
-    stage_x<T, kPrologue>(a, xs, xstride, norm_ws);
+    static_assert(kStageSteps * kStep / 8 <= kThreads, "a thread copies at most one vector of a stage's x' a row");
+    stage_x<T, kPrologue>(a, xs, xstride, norm_ws, flight[0].first * (kStep / 8), flight[0].count * (kStep / 8));
     GLM4V_KERNEL_STAMP(staged);
 
     Reader rd;
@@ -533,6 +550,7 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
     rd.reads_x = g < a.rows;
     rd.lane4 = static_cast<std::uint32_t>(lane) * 4;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    bool x_in_flight = kPrologue == GemvPrologue::None; // stage_x's last group, behind the ring's first stages
     // Unrolled over the slots, so each stage in flight is registers, and the stage a slot takes next is walked on
     // from the newest one in place of the stage just computed.
     for (bool more = true; more;) {
@@ -543,7 +561,12 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
                 more = false;
                 break;
             }
-            cp_async_wait<kStages - 1>(); // this thread's copies of the current stage are done; the next may fly
+            if (x_in_flight) { // the first stage's copies are done; the second stage's and the rest of x' may fly
+                cp_async_wait<kStages>();
+                x_in_flight = false;
+            } else {
+                cp_async_wait<kStages - 1>(); // this thread's copies of the current stage are done; the next may fly
+            }
             __syncthreads();              // everyone's are (and the prologue's x')
             compute_stage<T>(cur, slot, acc, region_at, rd, warp);
             const bool unit_ends = cur.stage == plan.unit_stages - 1;
