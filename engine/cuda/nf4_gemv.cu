@@ -202,7 +202,8 @@ __device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_w
             reinterpret_cast<uint4*>(xs)[c0] = v0;
 #pragma unroll 1 // rows past the first are a follow-up's prefill; unrolled, their loads took 30 registers more
             for (int m = 1; m < a.rows; ++m)
-                reinterpret_cast<uint4*>(xs + m * xstride)[c0] = __ldg(x_vecs + static_cast<std::int64_t>(m) * vecs + c0);
+                reinterpret_cast<uint4*>(xs + m * xstride)[c0] =
+                    __ldg(x_vecs + static_cast<std::int64_t>(m) * vecs + c0);
         }
     }
 }
@@ -567,7 +568,7 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
             } else {
                 cp_async_wait<kStages - 1>(); // this thread's copies of the current stage are done; the next may fly
             }
-            __syncthreads();              // everyone's are (and the prologue's x')
+            __syncthreads(); // everyone's are (and the prologue's x')
             compute_stage<T>(cur, slot, acc, region_at, rd, warp);
             const bool unit_ends = cur.stage == plan.unit_stages - 1;
             if (unit_ends) {
