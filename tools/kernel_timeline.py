@@ -15,7 +15,8 @@ the layers of the tokens after the first, measured from the moment the kernel be
 and for the GEMV, whose blocks also note when x' was in shared memory and when their last unit's partial sums were
 stored (records made since session 25), that time after the wait in three parts, medians over its blocks:
 
-  staging      from the wait's return to x' in shared memory (the prologue: x, and RMSNorm where there is one)
+  staging      from the wait's return to thread 0's part of x' in shared memory (the prologue: all of x' with
+               RMSNorm; without, the first stage's part since session 27, the rest landing while it is computed)
   computing    from there to the last unit's partial sums stored (the stages' lookups and mmas, their barriers)
   reducing     from there to the end (the partial sums added, bias, residual or SwiGLU, y stored)
 

@@ -13,9 +13,10 @@ namespace glm4v::engine::cuda {
 enum class SpanKind : std::uint32_t { Gemv, RopeAppend, AttentionSplit, AttentionCombine };
 
 // One block, as thread 0 saw it. a, b: the GEMV's out and in features, 0 for the others. waited is 0 where the block
-// returned before waiting (an attention slice past the used rows). The GEMV also notes when x' was in shared memory
-// (staged) and when its last unit's stages were computed and their partial sums stored (summed), so that its time
-// after the wait splits into the prologue, the compute and the sums' reduction and store; 0 for the other kernels.
+// returned before waiting (an attention slice past the used rows). The GEMV also notes when thread 0's part of x' was
+// in shared memory (staged: all of x' with RMSNorm, the first stage's part without a prologue, since session 27) and
+// when its last unit's stages were computed and their partial sums stored (summed), so that its time after the wait
+// splits into the prologue, the compute and the sums' reduction and store; 0 for the other kernels.
 // Nanoseconds of the GPU's global timer.
 struct KernelSpan {
     std::uint32_t kind, a, b, block, blocks, sm;
