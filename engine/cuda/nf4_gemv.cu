@@ -150,7 +150,7 @@ __device__ __forceinline__ std::int64_t swiglu_weight_row(const KernelArgs& a, i
 // Without a prologue, only the vectors the block's first stage reads ([first_vec, first_vec + span_vecs) of each row)
 // are in place when this returns: the rest is one more group of copies, which the main loop's first wait leaves in
 // flight while that stage is computed. All 256 threads waiting for all of x' had cost 4h_to_h 2.1 us after its wait,
-// dense 1.1 (session 25's timeline), where the first stage reads 4 KB of 27 and of 8.
+// dense 1.1, where the first stage reads 4 KB of 27 and of 8; now 0.6 and 0.5 (docs/performance.md).
 template <typename T, GemvPrologue kPrologue>
 __device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_ws, int first_vec, int span_vecs) {
     const int in = static_cast<int>(a.in_features);
