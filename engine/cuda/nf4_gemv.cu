@@ -188,6 +188,7 @@ __device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_w
         }
     } else {
         // The first stage's vectors are requested before the rest, so they are not queued behind them.
+        static_assert(kStageSteps * kStep / 8 <= kThreads, "a thread loads at most one vector of a stage's x' a row");
         const int c0 = first_vec + static_cast<int>(threadIdx.x);
         const bool first_part = static_cast<int>(threadIdx.x) < span_vecs;
         const uint4* x_vecs = reinterpret_cast<const uint4*>(x);
@@ -540,7 +541,6 @@ __global__ void __launch_bounds__(kThreads, 2) nf4_gemv_kernel(const KernelArgs 
         *reinterpret_cast<uint4*>(region + byte * kLine + (i & 7) * 16) = make_uint4(v, v, v, v);
     }
     grid_dependency_wait(); // x, the residual and y belong to the kernels before
-    static_assert(kStageSteps * kStep / 8 <= kThreads, "a thread copies at most one vector of a stage's x' a row");
     stage_x<T, kPrologue>(a, xs, xstride, norm_ws, flight[0].first * (kStep / 8), flight[0].count * (kStep / 8));
     GLM4V_KERNEL_STAMP(staged);
 
