@@ -21,6 +21,8 @@
 #                         in BASES (default "base"; made by tools/device_base.sh COMMIT NAME), built and timed in
 #                         this call: a kernel change against its baseline on the same lent card, whose speed
 #                         varies from loan to loan                                                  (~1.5 min each)
+#   bench-ab              ab_runs.json: this tree's bench_nf4 and that of the first of BASES (built by bench-base),
+#                         AB_RUNS (default 3) times each, alternating                            (~20 s a run)
 #   bench-timeline        timeline.json and timeline.csv.gz: when each block of three tokens' kernels ran, from a
 #                         build with -DGLM4V_KERNEL_TIMELINE=ON (build-device-timeline), summarized per kernel of a
 #                         layer by tools/kernel_timeline.py --by-start --by-units; bench_nf4_timeline.json is
@@ -161,6 +163,55 @@ stage_bench_base() {
             fail "bench_nf4 of $name"
         print_bench_nf4 "$OUT/bench_nf4_$name.json"
     done
+}
+
+# This tree's bench_nf4 against that of .device/NAME (built by bench-base), AB_RUNS times each, alternating, so that
+# the card's drift meets both alike: ab_runs.json, {NAME_i.json or tree_i.json: the GEMVs' microseconds, the token's
+# sequence and each kind in it and alone}, and each figure's range per tree in the log.
+stage_bench_ab() {
+    local name=${BASES%% *} runs i
+    name=${name:-base}
+    step "bench-ab against $name, ${AB_RUNS:=3} runs each"
+    [ -x "$ROOT/build-device-$name/bench/gpu/bench_nf4" ] || { fail "bench-ab needs bench-base of $name first"; return; }
+    runs=$(mktemp -d)
+    for i in $(seq "$AB_RUNS"); do
+        timeout 200 "$ROOT/build-device-$name/bench/gpu/bench_nf4" --reps 50 >"$runs/${name}_$i.json" 2>>"$LOG" ||
+            fail "bench_nf4 of $name, run $i"
+        timeout 200 "$BUILD/bench/gpu/bench_nf4" --reps 50 >"$runs/tree_$i.json" 2>>"$LOG" ||
+            fail "bench_nf4 of this tree, run $i"
+    done
+    python3 - "$runs" "$OUT/ab_runs.json" <<'PY' | tee -a "$LOG"
+import json, pathlib, sys
+runs = {}
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+    try:
+        d = json.loads(f.read_text())
+    except ValueError as e:
+        print(f"{f.name}: no JSON ({e})")
+        continue
+    runs[f.name] = {
+        "copy": d["copy_d2d"]["gb_per_s"],
+        "gemv_us": {k["shape"]: round(k["ms"] * 1e3, 2) for k in d["kernels"] if k["kernel"] == "nf4_gemv_bf16"},
+        "sequence_ms": d.get("decode_token_sequence_ms"),
+        "in_sequence": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds_in_sequence", [])},
+        "alone": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds", [])},
+    }
+json.dump(runs, open(sys.argv[2], "w"), indent=1)
+trees = sorted({n.rsplit("_", 1)[0] for n in runs})
+def ranges(pick):
+    out = []
+    for t in trees:
+        v = [pick(r) for n, r in runs.items() if n.rsplit("_", 1)[0] == t and pick(r) is not None]
+        out.append(f"{t} {min(v):.3f}-{max(v):.3f}" if v else f"{t} -")
+    return "  ".join(out)
+print(f"{'token sequence, ms':<40} {ranges(lambda r: r['sequence_ms'])}")
+first = next(iter(runs.values()))
+for shape in first["gemv_us"]:
+    print(f"{shape:<40} {ranges(lambda r: r['gemv_us'].get(shape))}")
+for kind in first["in_sequence"]:
+    print(f"{'in sequence: ' + kind:<40} {ranges(lambda r: r['in_sequence'].get(kind))}")
+PY
+    rm -rf "$runs"
 }
 
 stage_bench_timeline() {
