@@ -169,8 +169,8 @@ stage_bench_base() {
 # the card's drift meets both alike: ab_runs.json, {NAME_i.json or tree_i.json: the GEMVs' microseconds, the token's
 # sequence and each kind in it and alone}, and each figure's range per tree in the log.
 stage_bench_ab() {
-    local name=${BASES%% *} runs i
-    name=${name:-base}
+    local name=${BASES:-base} runs i
+    name=${name%% *}
     step "bench-ab against $name, ${AB_RUNS:=3} runs each"
     [ -x "$ROOT/build-device-$name/bench/gpu/bench_nf4" ] || { fail "bench-ab needs bench-base of $name first"; return; }
     runs=$(mktemp -d)
@@ -191,7 +191,8 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
         continue
     runs[f.name] = {
         "copy": d["copy_d2d"]["gb_per_s"],
-        "gemv_us": {k["shape"]: round(k["ms"] * 1e3, 2) for k in d["kernels"] if k["kernel"] == "nf4_gemv_bf16"},
+        "gemv_us": {k["shape"]: round(k["ms"] * 1e3, 2) for k in d["kernels"]
+                    if k["kernel"] == "nf4_gemv_bf16" and k["rows"] == 1},
         "sequence_ms": d.get("decode_token_sequence_ms"),
         "in_sequence": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds_in_sequence", [])},
         "alone": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds", [])},

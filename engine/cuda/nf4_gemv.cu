@@ -149,28 +149,54 @@ __device__ __forceinline__ std::int64_t swiglu_weight_row(const KernelArgs& a, i
 // in the same fixed order, so all get the same bits, while this thread's vectors of x are on their way. A thread
 // scales only the vectors whose norm weight it copied itself, so no barrier comes before the main loop's. The
 // reduction over x in stage_x cost qkv and h_to_4h a block barrier and a second pass over x' after their wait.
+// The loads of a row go out together (kHeld vectors of x a thread, kHeld float4s of sums a lane: the model's 4096
+// inputs in one round trip); a loop that added each load before issuing the next made qkv slower than the
+// reduction. Rows longer than that load the rest a vector at a time; holding more for them cost 10 registers.
 template <typename T>
 __device__ void stage_x_from_sumsq(const KernelArgs& a, T* xs, int xstride, const T* norm_ws) {
+    constexpr int kHeld = 2;
     const int in = static_cast<int>(a.in_features);
-    const int vecs = in / 8, parts = in / kStripe;
+    const int vecs = in / 8, sum_vecs = in / (4 * kStripe); // sum_vecs: float4s of sums in a row
     const int lane = threadIdx.x & 31;
     const uint4* x = static_cast<const uint4*>(a.x);
+#pragma unroll 1
     for (int m = 0; m < a.rows; ++m) {
         const uint4* row = x + static_cast<std::int64_t>(m) * vecs;
-        const int c0 = static_cast<int>(threadIdx.x);
-        uint4 v = c0 < vecs ? __ldg(row + c0) : make_uint4(0, 0, 0, 0);
+        uint4 v[kHeld];
+#pragma unroll
+        for (int i = 0; i < kHeld; ++i) {
+            const int c = threadIdx.x + i * kThreads;
+            v[i] = c < vecs ? __ldg(row + c) : make_uint4(0, 0, 0, 0);
+        }
+        const float4* sums = reinterpret_cast<const float4*>(a.sumsq_in) + static_cast<std::int64_t>(m) * sum_vecs;
+        float4 q[kHeld];
+#pragma unroll
+        for (int i = 0; i < kHeld; ++i) {
+            const int at = lane + 32 * i;
+            q[i] = at < sum_vecs ? __ldg(sums + at) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        }
         float sum = 0.0f;
-        const float* sums = a.sumsq_in + static_cast<std::int64_t>(m) * parts;
-        for (int i = lane; i < parts; i += 32) sum += __ldg(sums + i);
+#pragma unroll
+        for (int i = 0; i < kHeld; ++i) sum += (q[i].x + q[i].y) + (q[i].z + q[i].w);
+#pragma unroll 1
+        for (int at = lane + 32 * kHeld; at < sum_vecs; at += 32) {
+            const float4 r = __ldg(sums + at);
+            sum += (r.x + r.y) + (r.z + r.w);
+        }
 #pragma unroll
         for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
         const float inv_rms = rsqrtf(sum / static_cast<float>(in) + a.eps);
         if (m == 0) cp_async_wait<kStages>(); // this thread's copies of the norm weight (the oldest group)
-        for (int c = c0; c < vecs; c += kThreads) {
-            if (c != c0) v = __ldg(row + c);
-            reinterpret_cast<uint4*>(xs + m * xstride)[c] =
-                rms_scale8<T>(v, reinterpret_cast<const uint4*>(norm_ws)[c], inv_rms);
+        const uint4* weight = reinterpret_cast<const uint4*>(norm_ws);
+        uint4* out = reinterpret_cast<uint4*>(xs + m * xstride);
+#pragma unroll
+        for (int i = 0; i < kHeld; ++i) {
+            const int c = threadIdx.x + i * kThreads;
+            if (c < vecs) out[c] = rms_scale8<T>(v[i], weight[c], inv_rms);
         }
+#pragma unroll 1
+        for (int c = threadIdx.x + kHeld * kThreads; c < vecs; c += kThreads)
+            out[c] = rms_scale8<T>(__ldg(row + c), weight[c], inv_rms);
     }
 }
 
