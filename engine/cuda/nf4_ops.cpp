@@ -80,7 +80,10 @@ torch::Tensor nf4_gemv(const torch::Tensor& x_in, const quant::Nf4Weight& w, con
     }
     if (o.sumsq_out.defined())
         check_typed(o.sumsq_out, {rows, (w.out_features + 15) / 16}, "sumsq_out", torch::kFloat32);
-    if (o.sumsq_in.defined()) check_typed(o.sumsq_in, {rows, w.in_features / 16}, "sumsq_in", torch::kFloat32);
+    if (o.sumsq_in.defined()) {
+        check_typed(o.sumsq_in, {rows, w.in_features / 16}, "sumsq_in", torch::kFloat32);
+        GLM4V_CHECK(aligned16(o.sumsq_in), ErrorKind::InvalidInput) << "nf4_gemv: sumsq_in is not 16-byte aligned";
+    }
     const std::int64_t y_cols = o.swiglu_output ? w.out_features / 2 : w.out_features;
     torch::Tensor y = o.out;
     if (y.defined())
