@@ -113,9 +113,6 @@ void print_layer_kinds(int reps, std::int64_t l2, std::int64_t qkv_gemv_out, con
     }
     const torch::Tensor q = torch::randn({heads, head_dim}, bf16);
 
-    // As fused decode runs them: the GEMVs that update the residual stream store its sums of squares, and the
-    // RMSNorms of the GEMVs that read it add those.
-    const torch::Tensor sumsq = h.to(torch::kFloat32).square().view({1, hidden / 16, 16}).sum(-1);
     using Input = kernels::Nf4GemvOptions::Input;
     const auto normed = [&](const torch::Tensor& bias) {
         kernels::Nf4GemvOptions o;
@@ -123,14 +120,12 @@ void print_layer_kinds(int reps, std::int64_t l2, std::int64_t qkv_gemv_out, con
         o.norm_weight = norm;
         o.eps = 1.5625e-07;
         o.bias = bias;
-        o.sumsq_in = sumsq;
         return o;
     };
     const auto added = [&] {
         kernels::Nf4GemvOptions o;
         o.residual = residual;
         o.out = residual;
-        o.sumsq_out = sumsq;
         return o;
     };
     kernels::Nf4GemvOptions swiglu_out = normed({});

@@ -135,69 +135,12 @@ struct KernelArgs {
     int splits;        // parts of each stripe's k
     float* workspace;  // [stripes * splits][kStripe * 8] when splits > 1
     std::int64_t swiglu_half; // a SwiGLU output's y is [rows, swiglu_half] (the kernel's kSwiGlu)
-    float* sumsq_out;         // [rows, stripes] or null (store_stripe_squares)
-    const float* sumsq_in;    // [rows, in / 16] or null (stage_x_from_sumsq)
 };
 
 // The weight row behind row r of stripe s of a SwiGLU output: gate row 8 s + r for r < 8, then the up rows
 // half + 8 s + r - 8 that pair with them.
 __device__ __forceinline__ std::int64_t swiglu_weight_row(const KernelArgs& a, int s, int r) {
     return 8 * static_cast<std::int64_t>(s) + r + (r < 8 ? 0 : a.swiglu_half - 8);
-}
-
-// RMSNorm's x' from the sums of squares the GEMV that wrote x stored (store_stripe_squares): every warp adds them
-// in the same fixed order, so all get the same bits, while this thread's vectors of x are on their way. A thread
-// scales only the vectors whose norm weight it copied itself, so no barrier comes before the main loop's. The
-// reduction over x in stage_x cost qkv and h_to_4h a block barrier and a second pass over x' after their wait.
-// The loads of a row go out together (kHeld vectors of x a thread, kHeld float4s of sums a lane: the model's 4096
-// inputs in one round trip); a loop that added each load before issuing the next made qkv slower than the
-// reduction. Rows longer than that load the rest a vector at a time; holding more for them cost 10 registers.
-template <typename T>
-__device__ void stage_x_from_sumsq(const KernelArgs& a, T* xs, int xstride, const T* norm_ws) {
-    constexpr int kHeld = 2;
-    const int in = static_cast<int>(a.in_features);
-    const int vecs = in / 8, sum_vecs = in / (4 * kStripe); // sum_vecs: float4s of sums in a row
-    const int lane = threadIdx.x & 31;
-    const uint4* x = static_cast<const uint4*>(a.x);
-#pragma unroll 1
-    for (int m = 0; m < a.rows; ++m) {
-        const uint4* row = x + static_cast<std::int64_t>(m) * vecs;
-        uint4 v[kHeld];
-#pragma unroll
-        for (int i = 0; i < kHeld; ++i) {
-            const int c = threadIdx.x + i * kThreads;
-            v[i] = c < vecs ? __ldg(row + c) : make_uint4(0, 0, 0, 0);
-        }
-        const float4* sums = reinterpret_cast<const float4*>(a.sumsq_in) + static_cast<std::int64_t>(m) * sum_vecs;
-        float4 q[kHeld];
-#pragma unroll
-        for (int i = 0; i < kHeld; ++i) {
-            const int at = lane + 32 * i;
-            q[i] = at < sum_vecs ? __ldg(sums + at) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        }
-        float sum = 0.0f;
-#pragma unroll
-        for (int i = 0; i < kHeld; ++i) sum += (q[i].x + q[i].y) + (q[i].z + q[i].w);
-#pragma unroll 1
-        for (int at = lane + 32 * kHeld; at < sum_vecs; at += 32) {
-            const float4 r = __ldg(sums + at);
-            sum += (r.x + r.y) + (r.z + r.w);
-        }
-#pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
-        const float inv_rms = rsqrtf(sum / static_cast<float>(in) + a.eps);
-        if (m == 0) cp_async_wait<kStages>(); // this thread's copies of the norm weight (the oldest group)
-        const uint4* weight = reinterpret_cast<const uint4*>(norm_ws);
-        uint4* out = reinterpret_cast<uint4*>(xs + m * xstride);
-#pragma unroll
-        for (int i = 0; i < kHeld; ++i) {
-            const int c = threadIdx.x + i * kThreads;
-            if (c < vecs) out[c] = rms_scale8<T>(v[i], weight[c], inv_rms);
-        }
-#pragma unroll 1
-        for (int c = threadIdx.x + kHeld * kThreads; c < vecs; c += kThreads)
-            out[c] = rms_scale8<T>(__ldg(row + c), weight[c], inv_rms);
-    }
 }
 
 // x' into shared memory, rounded where the reference rounds: RMSNorm as model::rms_norm (statistics and products in
@@ -214,10 +157,6 @@ __device__ void stage_x(const KernelArgs& a, T* xs, int xstride, const T* norm_w
     const int vecs = in / 8; // 16-byte vectors of 8 elements per row
     const T* x = static_cast<const T*>(a.x);
     if constexpr (kPrologue == GemvPrologue::RmsNorm) {
-        if (a.sumsq_in) {
-            stage_x_from_sumsq<T>(a, xs, xstride, norm_ws);
-            return;
-        }
         __shared__ float warp_sums[kNf4GemvMaxRows][kWarps];
         __shared__ float inv_rms[kNf4GemvMaxRows];
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -466,18 +405,6 @@ template <typename T> __device__ __forceinline__ float product(const KernelArgs&
     return Act<T>::to_float(Act<T>::from_float(v));
 }
 
-// Stripe `stripe`'s sum of squares of y's row m as stored, for the RMSNorm of the GEMV that reads y
-// (stage_x_from_sumsq). Its 16 values are a half-warp's (reduce_unit, join_split_parts), added in a fixed tree.
-static_assert(kStripe == 16, "a stripe's row is a half-warp's");
-__device__ __forceinline__ void store_stripe_squares(const KernelArgs& a, int m, int stripe, float v) {
-    const unsigned half_warp = 0xFFFFu << (threadIdx.x & 16);
-    float sum = v * v;
-#pragma unroll
-    for (int offset = kStripe / 2; offset > 0; offset >>= 1) sum += __shfl_xor_sync(half_warp, sum, offset);
-    if (threadIdx.x % kStripe == 0)
-        a.sumsq_out[static_cast<std::int64_t>(m) * ((a.out_features + kStripe - 1) / kStripe) + stripe] = sum;
-}
-
 // The result of stripe row r for x row m, whose sum over k sum_of(row) gives for any row of the stripe: y = the
 // product (+ residual, rounded again); or with a SwiGLU output, for r < 8, SwiGLU of gate row r and up row r + 8.
 template <typename T, bool kSwiGlu, typename SumOf>
@@ -490,16 +417,11 @@ __device__ __forceinline__ void store_result(const KernelArgs& a, int m, int r, 
         return;
     }
     const std::int64_t row = static_cast<std::int64_t>(stripe) * kStripe + r;
-    float stored = 0.0f; // rows past the end add nothing to their stripe's squares
-    if (row < a.out_features) {
-        const std::int64_t at = m * a.out_features + row;
-        float out = product<T>(a, sum_of(r), row);
-        if (a.residual) out += Act<T>::to_float(static_cast<const T*>(a.residual)[at]);
-        const T y = Act<T>::from_float(out);
-        static_cast<T*>(a.y)[at] = y;
-        stored = Act<T>::to_float(y);
-    }
-    if (a.sumsq_out) store_stripe_squares(a, m, stripe, stored);
+    if (row >= a.out_features) return;
+    const std::int64_t at = m * a.out_features + row;
+    float out = product<T>(a, sum_of(r), row);
+    if (a.residual) out += Act<T>::to_float(static_cast<const T*>(a.residual)[at]);
+    static_cast<T*>(a.y)[at] = Act<T>::from_float(out);
 }
 
 // The end of a unit, in two halves around the barrier that ends its last stage. store_partials: each warp's sums into
@@ -761,8 +683,6 @@ void launch(KernelArgs a, cudaStream_t stream, const Nf4DeviceWeight& w) {
         part.x = static_cast<const T*>(a.x) + first * a.in_features;
         part.y = static_cast<T*>(a.y) + first * (kSwiGlu ? a.swiglu_half : a.out_features);
         if (a.residual) part.residual = static_cast<const T*>(a.residual) + first * a.out_features;
-        if (a.sumsq_out) part.sumsq_out = a.sumsq_out + first * ((a.out_features + kStripe - 1) / kStripe);
-        if (a.sumsq_in) part.sumsq_in = a.sumsq_in + first * (a.in_features / kStripe);
         const Launch l = plan_launch<T, kPrologue, kSwiGlu>(w, part.rows, room);
         part.splits = l.splits;
         GLM4V_CHECK(l.splits == 1 || a.workspace, ErrorKind::InvalidInput)
@@ -784,10 +704,6 @@ template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvP
     GLM4V_CHECK(!p.swiglu_output || (w.out_features % 16 == 0 && !p.residual), ErrorKind::InvalidInput)
         << "nf4_gemv: a SwiGLU output needs out_features % 16 == 0 and no residual, got out_features "
         << w.out_features;
-    GLM4V_CHECK(!p.sumsq_in || p.prologue == GemvPrologue::RmsNorm, ErrorKind::InvalidInput)
-        << "nf4_gemv: sums of squares of x feed only an RMSNorm prologue";
-    GLM4V_CHECK(!p.sumsq_out || !p.swiglu_output, ErrorKind::InvalidInput)
-        << "nf4_gemv: a SwiGLU output has no sums of squares";
     GLM4V_CHECK(p.prologue != GemvPrologue::RmsNorm || x_bytes(1, w.in_features, sizeof(T), p.prologue) <= x_room(),
                 ErrorKind::Unsupported)
         << "nf4_gemv: an RMSNorm prologue over " << w.in_features << " inputs does not fit this GPU's shared memory";
@@ -807,8 +723,6 @@ template <typename T> void launch_typed(const Nf4DeviceWeight& w, const Nf4GemvP
     a.code = nf4_code_arg();
     a.workspace = p.workspace;
     a.swiglu_half = p.swiglu_output ? w.out_features / 2 : 0;
-    a.sumsq_out = p.sumsq_out;
-    a.sumsq_in = p.sumsq_in;
     // A kernel of its own for the SwiGLU output, so the others carry none of its code (an exp and a division).
     if (p.prologue == GemvPrologue::RmsNorm)
         p.swiglu_output ? launch<T, GemvPrologue::RmsNorm, true>(a, stream, w)

@@ -40,12 +40,6 @@ struct Nf4GemvParams {
     void* y = nullptr;                 // [rows, out], or [rows, out / 2] with swiglu_output
     bool swiglu_output = false;        // needs out % 16 == 0 and no residual
     float* workspace = nullptr;        // nf4_gemv_workspace_floats(w) floats on the device
-    // The RMSNorm of the GEMV that reads y, fed by this one (without swiglu_output): [rows, ceil(out / 16)], each
-    // 16-column stripe's sum of squares of y as stored.
-    float* sumsq_out = nullptr;
-    // With RmsNorm: x's sums of squares as the GEMV that wrote x stored them in its sumsq_out, [rows, in / 16]. The
-    // norm then adds those in place of reducing x, so its first step needs no block-wide barrier.
-    const float* sumsq_in = nullptr;
 };
 // in % 64 == 0, one row of x' in the current device's shared memory (in <= 49088 on an H100, 13184 on a GeForce RTX
 // 30 or 40, whose 99 KB leave room for less), blocksize a power of two >= 64. Callers fall back to dequantize and a

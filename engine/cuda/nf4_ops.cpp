@@ -60,29 +60,19 @@ torch::Tensor nf4_gemv(const torch::Tensor& x_in, const quant::Nf4Weight& w, con
     // A view at an odd offset cannot take 16-byte loads; copy it (decode rows are tiny).
     const torch::Tensor x = aligned16(x_in) ? x_in : x_in.clone();
     const std::int64_t rows = x.size(0);
-    const auto check_typed = [&](const torch::Tensor& t, std::initializer_list<std::int64_t> shape, const char* what,
-                                 torch::ScalarType type) {
+    const auto check_vector = [&](const torch::Tensor& t, std::initializer_list<std::int64_t> shape, const char* what) {
         GLM4V_CHECK(t.defined(), ErrorKind::InvalidInput) << "nf4_gemv: " << what << " is missing";
-        GLM4V_CHECK(t.sizes() == c10::IntArrayRef(shape) && t.scalar_type() == type && t.is_contiguous() &&
+        GLM4V_CHECK(t.sizes() == c10::IntArrayRef(shape) && t.scalar_type() == dtype && t.is_contiguous() &&
                         t.device() == w.device(),
                     ErrorKind::InvalidInput)
-            << "nf4_gemv: " << what << " must be contiguous " << type << " " << c10::IntArrayRef(shape) << " on "
+            << "nf4_gemv: " << what << " must be contiguous " << dtype << " " << c10::IntArrayRef(shape) << " on "
             << w.device() << ", got " << t.scalar_type() << " " << t.sizes() << " on " << t.device();
-    };
-    const auto check_vector = [&](const torch::Tensor& t, std::initializer_list<std::int64_t> shape, const char* what) {
-        check_typed(t, shape, what, dtype);
     };
     if (o.bias.defined()) check_vector(o.bias, {w.out_features}, "bias");
     if (o.residual.defined()) check_vector(o.residual, {rows, w.out_features}, "residual");
     if (o.input == Input::RmsNorm) {
         check_vector(o.norm_weight, {w.in_features}, "norm weight");
         GLM4V_CHECK(aligned16(o.norm_weight), ErrorKind::InvalidInput) << "nf4_gemv: norm weight is not 16-byte aligned";
-    }
-    if (o.sumsq_out.defined())
-        check_typed(o.sumsq_out, {rows, (w.out_features + 15) / 16}, "sumsq_out", torch::kFloat32);
-    if (o.sumsq_in.defined()) {
-        check_typed(o.sumsq_in, {rows, w.in_features / 16}, "sumsq_in", torch::kFloat32);
-        GLM4V_CHECK(aligned16(o.sumsq_in), ErrorKind::InvalidInput) << "nf4_gemv: sumsq_in is not 16-byte aligned";
     }
     const std::int64_t y_cols = o.swiglu_output ? w.out_features / 2 : w.out_features;
     torch::Tensor y = o.out;
@@ -102,8 +92,6 @@ torch::Tensor nf4_gemv(const torch::Tensor& x_in, const quant::Nf4Weight& w, con
     p.bias = o.bias.defined() ? o.bias.data_ptr() : nullptr;
     p.residual = o.residual.defined() ? o.residual.data_ptr() : nullptr;
     p.y = y.data_ptr();
-    p.sumsq_out = o.sumsq_out.defined() ? o.sumsq_out.data_ptr<float>() : nullptr;
-    p.sumsq_in = o.sumsq_in.defined() ? o.sumsq_in.data_ptr<float>() : nullptr;
     torch::Tensor workspace;
     if (const std::int64_t floats = nf4_gemv_workspace_floats(d); floats > 0) {
         workspace = torch::empty({floats}, x.options().dtype(torch::kFloat32));

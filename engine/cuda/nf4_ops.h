@@ -12,16 +12,12 @@ namespace glm4v::engine::cuda {
 // (GLM's RMSNorm, model::rms_norm); bias [out] and residual [rows, out] in x's dtype are added to the result; with
 // swiglu_output the result is model::swiglu of it, [rows, out / 2] (out % 16 == 0, no residual). `out`, if given
 // (the result's shape, contiguous, x's dtype), receives the result and is returned; it may be the residual itself.
-// sumsq_out, if given (fp32 [rows, ceil(out / 16)], not with swiglu_output), receives each 16-column stripe's sum of
-// squares of the result; a later GEMV whose RMSNorm reads that result takes them as its sumsq_in (fp32 [rows,
-// in / 16], with Input::RmsNorm), and adds them in place of reducing x.
 struct Nf4GemvOptions {
     enum class Input { Plain, RmsNorm } input = Input::Plain;
     bool swiglu_output = false;
     torch::Tensor norm_weight;
     double eps = 0.0;
     torch::Tensor bias, residual, out;
-    torch::Tensor sumsq_out, sumsq_in;
 };
 
 // Whether nf4_gemv takes this weight's geometry (in % 64 == 0, blocksize a power of two >= 64); other weights

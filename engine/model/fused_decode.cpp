@@ -26,13 +26,12 @@ cuda::Nf4GemvOptions normed(const torch::Tensor& norm_weight, double eps, const 
     return o;
 }
 
-// y = residual + l(x), written over the residual, with its sums of squares in sumsq.
-cuda::Nf4GemvOptions added_to(const torch::Tensor& residual, const torch::Tensor& sumsq, const quant::Linear& l) {
+// y = residual + l(x), written over the residual.
+cuda::Nf4GemvOptions added_to(const torch::Tensor& residual, const quant::Linear& l) {
     cuda::Nf4GemvOptions o;
     o.bias = l.bias();
     o.residual = residual;
     o.out = residual;
-    o.sumsq_out = sumsq;
     return o;
 }
 
@@ -56,30 +55,21 @@ torch::Tensor language_decode_step_fused(const LanguageWeights& w, const io::Lan
                                          runtime::KvCache& cache) {
     const auto rope = rope_table(position, c.rotary_dims(), c.rope_ratio, x.scalar_type());
     const torch::Tensor h = x.contiguous().clone(); // the residual stream, updated in place
-    // The GEMVs that update h also store its sums of squares, 16 columns each, for the RMSNorm of the GEMV that
-    // reads h next; the first layer's qkv, after the embedding, reduces h itself. One buffer does: each GEMV waits
-    // for the one before to finish.
-    const torch::Tensor h_sumsq = torch::empty({h.size(0), h.size(1) / 16}, h.options().dtype(torch::kFloat32));
     for (std::size_t i = 0; i < w.layers.size(); ++i) {
         const GlmLayerWeights& l = w.layers[i];
         const auto layer = static_cast<std::int64_t>(i);
-        auto qkv_options = normed(l.input_layernorm_weight, c.layernorm_epsilon, l.query_key_value);
-        if (i > 0) qkv_options.sumsq_in = h_sumsq;
-        const auto qkv = cuda::nf4_gemv(h, l.query_key_value.nf4_weight(), qkv_options);
+        const auto qkv = cuda::nf4_gemv(h, l.query_key_value.nf4_weight(),
+                                        normed(l.input_layernorm_weight, c.layernorm_epsilon, l.query_key_value));
         const auto q = cuda::rope_append(qkv, rope, row, cache.keys(layer), cache.values(layer), c.num_attention_heads);
         const auto attended = cuda::decode_attention(q, cache.keys(layer), cache.values(layer), row);
-        cuda::nf4_gemv(attended, l.dense.nf4_weight(), added_to(h, h_sumsq, l.dense));
+        cuda::nf4_gemv(attended, l.dense.nf4_weight(), added_to(h, l.dense));
         auto up = normed(l.post_attention_layernorm_weight, c.layernorm_epsilon, l.dense_h_to_4h);
         up.swiglu_output = true;
-        up.sumsq_in = h_sumsq;
         const auto activated = cuda::nf4_gemv(h, l.dense_h_to_4h.nf4_weight(), up);
-        cuda::nf4_gemv(activated, l.dense_4h_to_h.nf4_weight(), added_to(h, h_sumsq, l.dense_4h_to_h));
+        cuda::nf4_gemv(activated, l.dense_4h_to_h.nf4_weight(), added_to(h, l.dense_4h_to_h));
     }
     cuda::Nf4GemvOptions head;
-    if (w.final_layernorm_weight.defined()) {
-        head = normed(w.final_layernorm_weight, c.layernorm_epsilon, w.output_layer);
-        if (!w.layers.empty()) head.sumsq_in = h_sumsq;
-    }
+    if (w.final_layernorm_weight.defined()) head = normed(w.final_layernorm_weight, c.layernorm_epsilon, w.output_layer);
     return cuda::nf4_gemv(h, w.output_layer.nf4_weight(), head).to(torch::kFloat32);
 }
 

@@ -277,78 +277,6 @@ TEST_CASE("the NF4 GEMV's RMSNorm prologue, residual epilogue and SwiGLU output 
     }
 }
 
-TEST_CASE("a residual GEMV's sums of squares feed the next GEMV's RMSNorm as its own reduction would",
-          "[cuda][nf4][gemv][sumsq]") {
-    // Decode's chain: 4h_to_h adds its product to the residual stream in place and stores the stream's sums of
-    // squares, 16 columns each; the next qkv's RMSNorm adds them instead of reducing the stream itself.
-    torch::manual_seed(18);
-    const torch::Device cuda(torch::kCUDA);
-    using Input = kernels::Nf4GemvOptions::Input;
-    struct Reset {
-        ~Reset() { kernels::nf4_gemv_force_splits(0); }
-    } reset;
-    // Squares of y as stored, per stripe of 16 columns (a partial last stripe sums what it has), in fp64.
-    const auto stripe_squares = [](const torch::Tensor& y) {
-        const torch::Tensor y64 = y.to(torch::kCPU, torch::kFloat64);
-        const std::int64_t cols = y64.size(1), stripes = (cols + 15) / 16;
-        return torch::nn::functional::pad(y64.square(), torch::nn::functional::PadFuncOptions({0, stripes * 16 - cols}))
-            .view({y64.size(0), stripes, 16})
-            .sum(-1);
-    };
-    // A partial last stripe (1000 rows) and k split in 3 parts: the sums come from the join of the parts.
-    const quant::Nf4Weight split_w = random_weight(1000, 8192).to(cuda);
-    for (const int splits : {0, 3}) {
-        kernels::nf4_gemv_force_splits(splits);
-        const torch::Tensor x = torch::randn({5, 8192}).to(torch::kBFloat16).to(cuda);
-        kernels::Nf4GemvOptions o;
-        o.sumsq_out = torch::full({5, 63}, -1.0f, torch::TensorOptions().device(cuda));
-        const torch::Tensor y = kernels::nf4_gemv(x, split_w, o);
-        const double err = relative_error(o.sumsq_out, stripe_squares(y));
-        report("sums of squares of [1000x8192] rows 5, k in " + std::to_string(splits) + " parts (0: planned)", err);
-        CHECK(err < 1e-6);
-    }
-    kernels::nf4_gemv_force_splits(0);
-
-    const quant::Nf4Weight down_cpu = random_weight(4096, 13696), qkv_cpu = random_weight(4608, 4096);
-    const quant::Nf4Weight down = down_cpu.to(cuda), qkv = qkv_cpu.to(cuda);
-    for (const std::int64_t rows : {1, 3, 8}) {
-        for (const auto dtype : {torch::kBFloat16, torch::kFloat16}) {
-            if (dtype == torch::kFloat16 && rows != 3) continue;
-            const std::string what = "rows " + std::to_string(rows) + (dtype == torch::kBFloat16 ? " bf16" : " fp16");
-            INFO(what);
-            const auto on = torch::TensorOptions().dtype(dtype).device(cuda);
-            const torch::Tensor activated = torch::randn({rows, 13696}, on);
-            const torch::Tensor stream = torch::randn({rows, 4096}, on) * 2;
-            kernels::Nf4GemvOptions add;
-            add.residual = add.out = stream;
-            add.sumsq_out = torch::empty({rows, 256}, on.dtype(torch::kFloat32));
-            kernels::nf4_gemv(activated, down, add);
-            const double sums_err = relative_error(add.sumsq_out, stripe_squares(stream));
-            report("sums of squares of 4h_to_h's residual add " + what, sums_err);
-            CHECK(sums_err < 1e-6);
-
-            const torch::Tensor norm_weight = (torch::rand({4096}) + 0.5).to(dtype);
-            kernels::Nf4GemvOptions reduced;
-            reduced.input = Input::RmsNorm;
-            reduced.norm_weight = norm_weight.to(cuda);
-            reduced.eps = 1e-5;
-            kernels::Nf4GemvOptions fed = reduced;
-            fed.sumsq_in = add.sumsq_out;
-            const torch::Tensor from_sums = kernels::nf4_gemv(stream, qkv, fed);
-            // The same RMSNorm but for the order its squares are added in: x' may differ by a rounding step.
-            const double against_reduced = relative_error(from_sums, kernels::nf4_gemv(stream, qkv, reduced));
-            const double against_ref = relative_error(
-                from_sums,
-                reference_gemv(model::rms_norm(stream.cpu(), norm_weight, 1e-5), qkv_cpu, torch::Tensor()));
-            report("qkv's RMSNorm fed the sums, against reducing x " + what, against_reduced);
-            report("qkv's RMSNorm fed the sums, against the reference " + what, against_ref);
-            CHECK(against_reduced < 2e-3);
-            CHECK(against_ref < 1e-2);
-            for (int run = 0; run < 3; ++run) CHECK(torch::equal(kernels::nf4_gemv(stream, qkv, fed), from_sums));
-        }
-    }
-}
-
 TEST_CASE("the NF4 dequantize kernel is bit-identical to the CPU reference on every model shape",
           "[cuda][nf4][dequant]") {
     torch::manual_seed(12);
@@ -480,14 +408,6 @@ TEST_CASE("the NF4 kernels refuse bad inputs with a message", "[cuda][nf4][error
     swiglu.swiglu_output = true;
     expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), random_weight(56, 256).to(cuda), swiglu); },
                  ErrorKind::InvalidInput, "out_features % 16");
-    kernels::Nf4GemvOptions plain_fed;
-    plain_fed.sumsq_in = torch::zeros({1, 16}, torch::TensorOptions().device(cuda));
-    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), w, plain_fed); }, ErrorKind::InvalidInput,
-                 "only an RMSNorm");
-    kernels::Nf4GemvOptions short_sums;
-    short_sums.sumsq_out = torch::zeros({1, 3}, torch::TensorOptions().device(cuda));
-    expect_error([&] { kernels::nf4_gemv(torch::randn({1, 256}, bf16), w, short_sums); }, ErrorKind::InvalidInput,
-                 "sumsq_out");
     // A geometry the GEMV does not take (in % 64 != 0) is refused here; quant::Linear dequantizes instead.
     const quant::Nf4Weight narrow = random_weight(64, 96).to(cuda);
     CHECK_FALSE(kernels::nf4_gemv_supports(narrow));
