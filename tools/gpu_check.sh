@@ -21,8 +21,8 @@
 #                         in BASES (default "base"; made by tools/device_base.sh COMMIT NAME), built and timed in
 #                         this call: a kernel change against its baseline on the same lent card, whose speed
 #                         varies from loan to loan                                                  (~1.5 min each)
-#   bench-ab              ab_runs.json: this tree's bench_nf4 and that of the first of BASES (built by bench-base),
-#                         AB_RUNS (default 3) times each, alternating                            (~20 s a run)
+#   bench-ab              ab_runs.json: this tree's bench_nf4 and those of BASES (built by bench-base), AB_RUNS
+#                         (default 3) times each, in turn                                          (~4 s a run)
 #   bench-timeline        timeline.json and timeline.csv.gz: when each block of three tokens' kernels ran, from a
 #                         build with -DGLM4V_KERNEL_TIMELINE=ON (build-device-timeline), summarized per kernel of a
 #                         layer by tools/kernel_timeline.py --by-start --by-units; bench_nf4_timeline.json is
@@ -165,18 +165,22 @@ stage_bench_base() {
     done
 }
 
-# This tree's bench_nf4 against that of .device/NAME (built by bench-base), AB_RUNS times each, alternating, so that
-# the card's drift meets both alike: ab_runs.json, {NAME_i.json or tree_i.json: the GEMVs' microseconds, the token's
-# sequence and each kind in it and alone}, and each figure's range per tree in the log.
+# This tree's bench_nf4 against those of .device/NAME for each NAME in BASES (built by bench-base), AB_RUNS times
+# each, in turn, so that the card's drift meets all alike: ab_runs.json, {NAME_i.json or tree_i.json: the GEMVs'
+# microseconds, the token's sequence and each kind in it and alone}, and each figure's range per tree in the log.
 stage_bench_ab() {
-    local name=${BASES:-base} runs i
-    name=${name%% *}
-    step "bench-ab against $name, ${AB_RUNS:=3} runs each"
-    [ -x "$ROOT/build-device-$name/bench/gpu/bench_nf4" ] || { fail "bench-ab needs bench-base of $name first"; return; }
+    local name runs i
+    step "bench-ab: ${BASES:=base} and this tree, ${AB_RUNS:=3} runs each"
+    for name in $BASES; do
+        [ -x "$ROOT/build-device-$name/bench/gpu/bench_nf4" ] ||
+            { fail "bench-ab needs bench-base of $name first"; return; }
+    done
     runs=$(mktemp -d)
     for i in $(seq "$AB_RUNS"); do
-        timeout 200 "$ROOT/build-device-$name/bench/gpu/bench_nf4" --reps 50 >"$runs/${name}_$i.json" 2>>"$LOG" ||
-            fail "bench_nf4 of $name, run $i"
+        for name in $BASES; do
+            timeout 200 "$ROOT/build-device-$name/bench/gpu/bench_nf4" --reps 50 >"$runs/${name}_$i.json" \
+                2>>"$LOG" || fail "bench_nf4 of $name, run $i"
+        done
         timeout 200 "$BUILD/bench/gpu/bench_nf4" --reps 50 >"$runs/tree_$i.json" 2>>"$LOG" ||
             fail "bench_nf4 of this tree, run $i"
     done
