@@ -355,8 +355,8 @@ struct Reader {
     static constexpr int kScaleOf8 = 8 * kScalePitch * 4;
 };
 
-template <typename T, bool kFull>
-__device__ __forceinline__ void compute_steps(const StageAt& s, int slot, float (&acc)[4], std::uint32_t region,
+template <typename T>
+__device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float (&acc)[4], std::uint32_t region,
                                               const Reader& rd, int warp) {
     const std::uint32_t q = rd.q + slot * kRingSlot, scale = rd.scale + slot * kScaleStageBytes;
     const std::uint32_t x = rd.x + s.first * (kStep * static_cast<int>(sizeof(T)));
@@ -368,7 +368,7 @@ __device__ __forceinline__ void compute_steps(const StageAt& s, int slot, float 
 #pragma unroll
     for (int u = 0; u < kStageSteps / kWarps; ++u) {
         const int j = warp + u * kWarps;
-        if (!kFull && j >= s.count) break;
+        if (j >= s.count) break;
         // Step j is in line j / 4 = warp / 4 + 2 u of the row, at (j % 4) = (warp % 4), which rd.q includes.
         const std::uint32_t qu = q + u * (kWarps / 4) * kLine;
         const uint2 q0 = lds64(qu), q1 = lds64(qu + 8 * kRingRow);
@@ -397,19 +397,6 @@ __device__ __forceinline__ void compute_steps(const StageAt& s, int slot, float 
         acc[2] = fmaf(d[2], s1, acc[2]);
         acc[3] = fmaf(d[3], s1, acc[3]);
     }
-}
-
-// A full stage's steps are straight-line code, so the compiler may load a step's weights and look them up while the
-// step before is still in the tensor cores; with a check before each step, a warp's steps ran strictly one after
-// another (SASS). Dense's and qkv's stages are in shared memory at their wait and took 1.4 us each to compute, where
-// the shared-memory traffic takes about 0.9 (docs/performance.md).
-template <typename T>
-__device__ __forceinline__ void compute_stage(const StageAt& s, int slot, float (&acc)[4], std::uint32_t region,
-                                              const Reader& rd, int warp) {
-    if (s.count == kStageSteps)
-        compute_steps<T, true>(s, slot, acc, region, rd, warp);
-    else
-        compute_steps<T, false>(s, slot, acc, region, rd, warp);
 }
 
 // Weight row `row`'s sum v (+ bias), rounded as the reference rounds the layer's output.
