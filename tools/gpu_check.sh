@@ -201,6 +201,8 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
         "in_sequence": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds_in_sequence", [])},
         "alone": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds", [])},
     }
+if not runs:
+    sys.exit("bench-ab: no run printed JSON")
 json.dump(runs, open(sys.argv[2], "w"), indent=1)
 trees = sorted({n.rsplit("_", 1)[0] for n in runs})
 def ranges(pick):
