@@ -23,6 +23,9 @@
 #                         varies from loan to loan                                                  (~1.5 min each)
 #   bench-ab              ab_runs.json: this tree's bench_nf4 and those of BASES (built by bench-base), AB_RUNS
 #                         (default 3) times each, in turn                                          (~4 s a run)
+#   bench-chat-ab         chat_ab.json: this tree's bench_model chat part (decode greedy, steady and sampled; first
+#                         token, follow-up, reopen) and those of BASES, built here, AB_RUNS times each, in turn: a
+#                         change to the decode loop or the sampler against its baseline   (~1.5 min a base, 20 s a run)
 #   bench-timeline        timeline.json and timeline.csv.gz: when each block of three tokens' kernels ran, from a
 #                         build with -DGLM4V_KERNEL_TIMELINE=ON (build-device-timeline), summarized per kernel of a
 #                         layer by tools/kernel_timeline.py --by-start --by-units; bench_nf4_timeline.json is
@@ -150,60 +153,77 @@ for k in d.get("decode_layer_kinds_in_sequence", []):
 PY
 }
 
+# Builds TARGET in build-device-NAME from the tree in .device/NAME (tools/device_base.sh).
+build_base() {
+    local name=$1 target=$2 base=$ROOT/.device/$1 dir=$ROOT/build-device-$1
+    [ -f "$base/CMakeLists.txt" ] ||
+        { fail "$target of $name needs .device/$name: run tools/device_base.sh COMMIT $name"; return 1; }
+    [ -f "$dir/build.ninja" ] || SOURCE=$base configure "$dir" || { fail "configure of .device/$name"; return 1; }
+    cmake --build "$dir" -j"$(nproc)" --target "$target" >>"$LOG" 2>&1 ||
+        { fail "build of $target of .device/$name"; return 1; }
+}
+
 stage_bench_base() {
-    local name base dir
+    local name
     for name in ${BASES:-base}; do
-        base=$ROOT/.device/$name dir=$ROOT/build-device-$name
-        step "bench-base $name $(cat "$base/COMMIT" 2>/dev/null)"
-        [ -f "$base/CMakeLists.txt" ] ||
-            { fail "bench-base needs .device/$name: run tools/device_base.sh COMMIT $name"; continue; }
-        SOURCE=$base configure "$dir" || { fail "configure of .device/$name"; continue; }
-        cmake --build "$dir" -j"$(nproc)" --target bench_nf4 >>"$LOG" 2>&1 || { fail "build of .device/$name"; continue; }
-        timeout 200 "$dir/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_$name.json" 2>>"$LOG" ||
+        step "bench-base $name $(cat "$ROOT/.device/$name/COMMIT" 2>/dev/null)"
+        build_base "$name" bench_nf4 || continue
+        timeout 200 "$ROOT/build-device-$name/bench/gpu/bench_nf4" --reps 50 >"$OUT/bench_nf4_$name.json" 2>>"$LOG" ||
             fail "bench_nf4 of $name"
         print_bench_nf4 "$OUT/bench_nf4_$name.json"
     done
 }
 
-# This tree's bench_nf4 against those of .device/NAME for each NAME in BASES (built by bench-base), AB_RUNS times
-# each, in turn, so that the card's drift meets all alike: ab_runs.json, {NAME_i.json or tree_i.json: the GEMVs'
-# microseconds, the token's sequence and each kind in it and alone}, and each figure's range per tree in the log.
-stage_bench_ab() {
-    local name runs i
-    step "bench-ab: ${BASES:=base} and this tree, ${AB_RUNS:=3} runs each"
-    for name in $BASES; do
-        [ -x "$ROOT/build-device-$name/bench/gpu/bench_nf4" ] ||
-            { fail "bench-ab needs bench-base of $name first"; return; }
-    done
-    runs=$(mktemp -d)
+# RUNNER BUILD_DIR JSON for each tree of BASES (build-device-NAME) and then this tree, AB_RUNS times in turn, so
+# that the card's drift meets all alike; the JSONs NAME_i.json and tree_i.json go to the folder RUNS.
+alternate() {
+    local runner=$1 runs=$2 i name
     for i in $(seq "$AB_RUNS"); do
         for name in $BASES; do
-            timeout 200 "$ROOT/build-device-$name/bench/gpu/bench_nf4" --reps 50 >"$runs/${name}_$i.json" \
-                2>>"$LOG" || fail "bench_nf4 of $name, run $i"
+            "$runner" "$ROOT/build-device-$name" "$runs/${name}_$i.json" || fail "$runner of $name, run $i"
         done
-        timeout 200 "$BUILD/bench/gpu/bench_nf4" --reps 50 >"$runs/tree_$i.json" 2>>"$LOG" ||
-            fail "bench_nf4 of this tree, run $i"
+        "$runner" "$BUILD" "$runs/tree_$i.json" || fail "$runner of this tree, run $i"
     done
-    python3 - "$runs" "$OUT/ab_runs.json" <<'PY' | tee -a "$LOG"
+}
+
+nf4_run() { timeout 200 "$1/bench/gpu/bench_nf4" --reps 50 >"$2" 2>>"$LOG"; }
+
+chat_run() {
+    local case
+    case=$(ls -d "$GOLDEN"/*/ | head -1)
+    timeout 200 "$1/bench/gpu/bench_model" --tokenizer-dir "$case/model" --config "$ROOT/bench/gpu/glm4v-9b-config.json" \
+        --only chat --reps 3 --decode-tokens 64 --time-limit 180 >"$2" 2>>"$LOG"
+}
+
+# The runs of `alternate` in RUNS, as KIND (nf4 or chat): OUT_JSON with each run's figures, and each figure's range per
+# tree in the log.
+summarize_runs() {
+    python3 - "$@" <<'PY' | tee -a "$LOG"
 import json, pathlib, sys
+folder, kind, out = sys.argv[1:4]
 runs = {}
-for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+for f in sorted(pathlib.Path(folder).glob("*.json")):
     try:
         d = json.loads(f.read_text())
     except ValueError as e:
         print(f"{f.name}: no JSON ({e})")
         continue
-    runs[f.name] = {
-        "copy": d["copy_d2d"]["gb_per_s"],
-        "gemv_us": {k["shape"]: round(k["ms"] * 1e3, 2) for k in d["kernels"]
-                    if k["kernel"] == "nf4_gemv_bf16" and k["rows"] == 1},
-        "sequence_ms": d.get("decode_token_sequence_ms"),
-        "in_sequence": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds_in_sequence", [])},
-        "alone": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds", [])},
-    }
+    if kind == "nf4":
+        runs[f.name] = {
+            "copy": d["copy_d2d"]["gb_per_s"],
+            "gemv_us": {k["shape"]: round(k["ms"] * 1e3, 2) for k in d["kernels"]
+                        if k["kernel"] == "nf4_gemv_bf16" and k["rows"] == 1},
+            "sequence_ms": d.get("decode_token_sequence_ms"),
+            "in_sequence": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds_in_sequence", [])},
+            "alone": {k["kind"]: k["us_per_token"] for k in d.get("decode_layer_kinds", [])},
+        }
+    else:
+        runs[f.name] = {k: d.get(k) for k in ("decode_tokens_per_s", "decode_tokens_per_s_steady",
+                                              "decode_tokens_per_s_sampled", "ttft_ms", "follow_up_ttft_ms",
+                                              "reopen_ttft_ms", "errors")}
 if not runs:
-    sys.exit("bench-ab: no run printed JSON")
-json.dump(runs, open(sys.argv[2], "w"), indent=1)
+    sys.exit(f"no {kind} run printed JSON")
+json.dump(runs, open(out, "w"), indent=1)
 trees = sorted({n.rsplit("_", 1)[0] for n in runs})
 def ranges(pick):
     out = []
@@ -211,13 +231,45 @@ def ranges(pick):
         v = [pick(r) for n, r in runs.items() if n.rsplit("_", 1)[0] == t and pick(r) is not None]
         out.append(f"{t} {min(v):.3f}-{max(v):.3f}" if v else f"{t} -")
     return "  ".join(out)
-print(f"{'token sequence, ms':<40} {ranges(lambda r: r['sequence_ms'])}")
 first = next(iter(runs.values()))
-for shape in first["gemv_us"]:
-    print(f"{shape:<40} {ranges(lambda r: r['gemv_us'].get(shape))}")
-for kind in first["in_sequence"]:
-    print(f"{'in sequence: ' + kind:<40} {ranges(lambda r: r['in_sequence'].get(kind))}")
+if kind == "nf4":
+    print(f"{'token sequence, ms':<40} {ranges(lambda r: r['sequence_ms'])}")
+    for shape in first["gemv_us"]:
+        print(f"{shape:<40} {ranges(lambda r: r['gemv_us'].get(shape))}")
+    for part in first["in_sequence"]:
+        print(f"{'in sequence: ' + part:<40} {ranges(lambda r: r['in_sequence'].get(part))}")
+else:
+    for key in first:
+        if key != "errors":
+            print(f"{key:<40} {ranges(lambda r: r[key])}")
 PY
+}
+
+# This tree's bench_nf4 against those of BASES (built by bench-base): ab_runs.json, {NAME_i.json or tree_i.json: the
+# GEMVs' microseconds, the token's sequence and each kind in it and alone}.
+stage_bench_ab() {
+    local name runs
+    step "bench-ab: ${BASES:=base} and this tree, ${AB_RUNS:=3} runs each"
+    for name in $BASES; do
+        [ -x "$ROOT/build-device-$name/bench/gpu/bench_nf4" ] ||
+            { fail "bench-ab needs bench-base of $name first"; return; }
+    done
+    runs=$(mktemp -d)
+    alternate nf4_run "$runs"
+    summarize_runs "$runs" nf4 "$OUT/ab_runs.json"
+    rm -rf "$runs"
+}
+
+# This tree's bench_model chat part (--reps 3) against those of BASES, built here: chat_ab.json, {NAME_i.json or
+# tree_i.json: decode greedy, steady and sampled, first token, follow-up, reopen}. For a change outside the kernels
+# (the decode loop, the sampler), which bench_nf4 does not see.
+stage_bench_chat_ab() {
+    local name runs
+    step "bench-chat-ab: ${BASES:=base} and this tree, ${AB_RUNS:=3} runs each"
+    for name in $BASES; do build_base "$name" bench_model || return; done
+    runs=$(mktemp -d)
+    alternate chat_run "$runs"
+    summarize_runs "$runs" chat "$OUT/chat_ab.json"
     rm -rf "$runs"
 }
 
