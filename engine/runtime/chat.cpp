@@ -3,7 +3,6 @@
 #include <torch/types.h>
 
 #include <chrono>
-#include <optional>
 
 #include "engine/error.h"
 #include "engine/log.h"
@@ -54,7 +53,6 @@ struct Chat::State {
 #ifdef GLM4V_HAS_CUDA
     std::unique_ptr<DecodeGraph> graph; // captured at the first decoded token on a GPU
     bool graph_failed = false;          // then this conversation decodes eagerly
-    bool pick_failed = false;           // then its sampler draws outside the graph
 #endif
 };
 
@@ -221,40 +219,23 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
         if (s.observer) s.observer(logits.unsqueeze(0));
         return logits;
     };
-    Sampler sampler(options);
-    // The token after the one fed, where DecodeGraph::pick drew it right behind the step.
-    std::optional<std::int64_t> drawn;
-    // One generated token fed back: through the decode step's CUDA graph on a GPU, else eagerly. Behind the graph's
-    // step, the next token is drawn on the device too where `draw` and the sampler allow it.
-    auto decode_step = [&](std::int64_t id, bool draw) {
-        drawn.reset();
+    // One generated token fed back: through the decode step's CUDA graph on a GPU, else eagerly.
+    auto decode_step = [&](const torch::Tensor& x_next) {
 #ifdef GLM4V_HAS_CUDA
         if (m.device().is_cuda() && !s.graph_failed && decode_graphs_enabled()) {
-            torch::Tensor logits;
             try {
                 if (!s.graph) s.graph = std::make_unique<DecodeGraph>(m, s.cache);
-                logits = s.graph->step(id, s.next_position, s.cache);
+                auto logits = s.graph->step(x_next, s.next_position, s.cache);
+                if (s.observer) s.observer(logits.unsqueeze(0));
+                return logits;
             } catch (const c10::Error& e) {
                 log_warn("Chat: decoding without a CUDA graph (", e.what_without_backtrace(), ")");
                 s.graph.reset();
                 s.graph_failed = true;
             }
-            if (logits.defined()) {
-                if (s.observer) s.observer(logits.unsqueeze(0));
-                if (draw && !s.pick_failed && sampler.picks_without_host()) {
-                    try {
-                        drawn = s.graph->pick(sampler);
-                    } catch (const c10::Error& e) {
-                        log_warn("Chat: sampling outside the CUDA graph (", e.what_without_backtrace(), ")");
-                        s.pick_failed = true;
-                    }
-                }
-                return logits;
-            }
         }
 #endif
-        const auto x = model::embed_tokens(m.language(), torch::tensor({id}, torch::kInt64), m.device());
-        return feed(x, torch::tensor({s.next_position}, torch::kInt64), false);
+        return feed(x_next, torch::tensor({s.next_position}, torch::kInt64), false);
     };
     Reply reply;
     reply.stats.prompt_tokens = rows;
@@ -278,6 +259,7 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
     s.past_turns.clear();
 
     const auto& eos = m.config().eos_token_ids;
+    Sampler sampler(options);
     tokenizer::StreamDecoder decoder(tok);
     // Ids a padded vocabulary has but the tokenizer lacks decode as U+FFFD (StreamDecoder), never fail.
     Clock::time_point first_token_at{};
@@ -288,9 +270,8 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
     };
     while (true) {
         const std::size_t step = reply.token_ids.size();
-        const std::int64_t next = step < options.forced_tokens.size() ? options.forced_tokens[step]
-                                  : drawn                              ? *drawn
-                                                                       : sampler.sample(logits, reply.token_ids);
+        const std::int64_t next =
+            step < options.forced_tokens.size() ? options.forced_tokens[step] : sampler.sample(logits, reply.token_ids);
         if (reply.token_ids.empty()) {
             first_token_at = Clock::now();
             reply.stats.time_to_first_token_ms = ms_since(start);
@@ -312,7 +293,8 @@ Reply Chat::ask(const std::string& question, const GenerationOptions& options, c
             s.pending = {next};
             break;
         }
-        logits = decode_step(next, reply.token_ids.size() >= options.forced_tokens.size());
+        const auto x_next = model::embed_tokens(m.language(), torch::tensor({next}, torch::kInt64), m.device());
+        logits = decode_step(x_next);
         ++s.next_position;
     }
     emit(decoder.finish());

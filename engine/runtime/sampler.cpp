@@ -20,16 +20,22 @@ void validate(const GenerationOptions& o) {
 
 Sampler::Sampler(const GenerationOptions& options) : options_(options), rng_(options.seed) { validate(options); }
 
-double Sampler::next_uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
-
+// On the logits' own device, with one read-back a token: the stable sort, the cumulative mass, the cut and the
+// draw's search all run there, and only the drawn id comes back. The draw's uniform number comes from the generator
+// seeded per reply, on the CPU, so a seed reproduces a reply. Reading back the kept candidates instead cost a copy of
+// the whole kept prefix, 2.4 MB where the logits are flat as a random model's are, and three waits for the GPU a
+// token (docs/performance.md).
 std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std::int64_t>& previous) {
-    torch::Tensor l = logits;
-    if (options_.repetition_penalty != 1.0 && !previous.empty()) {
+    const bool penalize = options_.repetition_penalty != 1.0 && !previous.empty();
+    if (options_.temperature == 0 && !penalize) return logits.argmax().item<std::int64_t>();
+
+    torch::Tensor l = logits.to(torch::kFloat32).flatten();
+    const std::int64_t n = l.size(0);
+    if (penalize) {
         // As Hugging Face's RepetitionPenaltyLogitsProcessor: shrink positive logits, grow negative ones.
-        l = logits.to(torch::kFloat32).flatten();
         std::vector<std::int64_t> seen;
         for (const auto id : previous)
-            if (id >= 0 && id < l.size(0)) seen.push_back(id);
+            if (id >= 0 && id < n) seen.push_back(id);
         std::sort(seen.begin(), seen.end());
         seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
         const torch::Tensor ids = torch::tensor(seen, torch::kInt64).to(l.device());
@@ -37,24 +43,12 @@ std::int64_t Sampler::sample(const torch::Tensor& logits, const std::vector<std:
         const double penalty = options_.repetition_penalty;
         l = l.clone().index_copy_(0, ids, torch::where(v > 0, v / penalty, v * penalty));
     }
-    torch::Tensor u;
-    if (options_.temperature > 0)
-        u = torch::full({1}, next_uniform(), torch::TensorOptions().dtype(torch::kFloat64).device(l.device()));
-    return pick(l, options_, u).item<std::int64_t>();
-}
+    if (options_.temperature == 0) return l.argmax().item<std::int64_t>();
 
-// On the logits' own device, with one read-back a token (sample()'s) or none (DecodeGraph::pick): the stable sort,
-// the cumulative mass, the cut and the draw's search all run there. The draw's uniform number comes from the
-// generator seeded per reply, on the CPU, so a seed reproduces a reply. Reading back the kept candidates instead cost
-// a copy of the whole kept prefix, 2.4 MB where the logits are flat as a random model's are, and three waits for the
-// GPU a token (docs/performance.md).
-torch::Tensor pick(const torch::Tensor& logits, const GenerationOptions& options, const torch::Tensor& u) {
-    if (options.temperature == 0) return logits.argmax().reshape({1});
-    const torch::Tensor l = logits.to(torch::kFloat32).flatten();
-    const std::int64_t n = l.size(0);
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
     // Candidates by descending logit, ties by id (a stable sort), so a seed gives the same draw everywhere.
     const auto [sorted, order] = torch::sort(l, /*stable=*/true, /*dim=*/0, /*descending=*/true);
-    const std::int64_t keep = options.top_k > 0 ? std::min<std::int64_t>(n, options.top_k) : n;
+    const std::int64_t keep = options_.top_k > 0 ? std::min<std::int64_t>(n, options_.top_k) : n;
     // Each candidate's weight as a fixed-point integer, 2^32 for the top one, so the cumulative mass is exact in any
     // order of addition: CUDA's 1-D float cumsum groups its additions by block timing (pytorch/pytorch#75240), and on
     // a flat distribution that moved a draw to a neighbouring id from run to run with the same seed. Weights below
@@ -63,19 +57,19 @@ torch::Tensor pick(const torch::Tensor& logits, const GenerationOptions& options
     // and the draw's target are exact in double too.
     constexpr double kOne = 4294967296.0;
     const torch::Tensor mass = torch::cumsum(
-        (torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options.temperature) * kOne).to(torch::kInt64), 0);
+        (torch::exp((sorted.narrow(0, 0, keep) - sorted[0]) / options_.temperature) * kOne).to(torch::kInt64), 0);
     const torch::Tensor total = mass.narrow(0, keep - 1, 1).to(torch::kFloat64);
     // The last candidate kept: the smallest prefix whose share of the mass reaches top_p (an integer m is below x
     // exactly when it is below ceil(x)); the top token always stays.
     torch::Tensor last = torch::full({1}, keep - 1, order.options());
-    if (options.top_p < 1.0)
-        last = torch::minimum((mass < torch::ceil(total * options.top_p).to(torch::kInt64)).sum().reshape({1}), last);
+    if (options_.top_p < 1.0)
+        last = torch::minimum((mass < torch::ceil(total * options_.top_p).to(torch::kInt64)).sum().reshape({1}), last);
     // The first candidate whose cumulative mass passes u of the kept mass (m > x exactly when m > floor(x)): each is
     // drawn with its own share, and one whose weight rounded to zero never is.
     const torch::Tensor target = torch::floor(mass.index_select(0, last).to(torch::kFloat64) * u).to(torch::kInt64);
     const torch::Tensor at =
         torch::minimum(torch::searchsorted(mass, target, /*out_int32=*/false, /*right=*/true), last);
-    return order.index_select(0, at);
+    return order.index_select(0, at).item<std::int64_t>();
 }
 
 } // namespace glm4v::engine::runtime

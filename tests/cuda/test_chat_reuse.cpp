@@ -1,7 +1,6 @@
 // runtime::Chat on the GPU with the fused kernels, in a small model of GLM-4V-9B's attention geometry: a conversation
 // prefills through the fused prefill and decodes through the graph; the next conversation on the same model takes
-// over the finished one's KV cache and decode graph (Glm4v::keep_spare_decoder) and must answer exactly as it did;
-// and the token drawn on the device behind the decode graph (DecodeGraph::pick) is the sampler's own choice.
+// over the finished one's KV cache and decode graph (Glm4v::keep_spare_decoder) and must answer exactly as it did.
 // Needs GLM4V_SOURCE_DIR (the real config to shrink) and GLM4V_GOLDEN_DIR (a tokenizer), which ctest and
 // tools/gpu_check.sh set.
 // libtorch first: its glog-style CHECK(cond) would otherwise replace Catch's and abort on failure.
@@ -10,11 +9,9 @@
 #include <catch2/catch.hpp>
 
 #include "engine/io/config.h"
-#include "engine/log.h"
 #include "engine/model/glm4v.h"
 #include "engine/model/weights.h"
 #include "engine/runtime/chat.h"
-#include "engine/runtime/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
 
 #include <torch/torch.h>
@@ -85,44 +82,4 @@ TEST_CASE("a new conversation takes over the last one's KV cache and decode grap
     CHECK(chat.ask("Describe a red bicycle in one sentence.", greedy, {}).token_ids == first);
     CHECK(model->take_spare_decoder() == nullptr); // this conversation holds it now
     CHECK(chat.ask("And a blue one?", greedy, {}).token_ids == follow_up);
-}
-
-TEST_CASE("the token drawn behind the decode graph is the one the sampler draws from the same logits",
-          "[cuda][chat][sampler]") {
-    const auto model = small_model();
-    std::vector<std::string> warnings; // a graph that failed to capture would leave the draws to the eager sampler
-    engine::set_log_sink([&](engine::LogLevel level, const std::string& message) {
-        if (level >= engine::LogLevel::Warn) warnings.push_back(message);
-    });
-    struct DropSink { // also where a REQUIRE ends the case early: the sink refers to `warnings`
-        ~DropSink() { engine::set_log_sink({}); }
-    } drop_sink;
-    engine::runtime::Chat chat(model);
-    std::vector<torch::Tensor> observed; // each token's logits: the prompt's last row, then each step's
-    chat.set_logits_observer([&](const at::Tensor& logits) { observed.push_back(logits[-1].clone()); });
-    const auto options = [](double temperature, double top_p, int top_k, std::uint64_t seed) {
-        engine::runtime::GenerationOptions o;
-        o.temperature = temperature;
-        o.top_p = top_p;
-        o.top_k = top_k;
-        o.seed = seed;
-        o.max_new_tokens = 10;
-        o.ignore_eos = true;
-        return o;
-    };
-    // Greedy, two samplings, then greedy again: each set of options has a pick graph of its own, which the last reuses.
-    const std::vector<engine::runtime::GenerationOptions> asks = {options(0, 1, 0, 0), options(0.8, 0.8, 0, 11),
-                                                                  options(1.5, 0.95, 50, 12), options(0, 1, 0, 0)};
-    for (const auto& o : asks) {
-        observed.clear();
-        const auto reply = chat.ask("Name three colours.", o, {});
-        REQUIRE(reply.token_ids.size() == 10);
-        REQUIRE(observed.size() == reply.token_ids.size());
-        engine::runtime::Sampler replay(o);
-        for (std::size_t k = 0; k < observed.size(); ++k) {
-            INFO("temperature " << o.temperature << ", token " << k);
-            CHECK(replay.sample(observed[k], {}) == reply.token_ids[k]);
-        }
-    }
-    CHECK(warnings.empty());
 }

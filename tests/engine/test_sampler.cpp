@@ -7,7 +7,6 @@
 #include "engine/runtime/sampler.h"
 
 using glm4v::engine::runtime::GenerationOptions;
-using glm4v::engine::runtime::pick;
 using glm4v::engine::runtime::Sampler;
 
 namespace {
@@ -87,22 +86,6 @@ TEST_CASE("the repetition penalty lowers tokens already said", "[sampler]") {
     Sampler plain(with(0)), penalized(with(0, 1.0, 0, 1.2));
     CHECK(plain.sample(logits, {0}) == 0);
     CHECK(penalized.sample(logits, {0}) == 1); // 2.0 / 1.2 < 1.9
-}
-
-TEST_CASE("pick() with the sampler's next uniform number chooses what sample() chooses", "[sampler]") {
-    torch::manual_seed(5);
-    const auto logits = torch::randn({3000}) * 3;
-    for (const auto& o : {with(0), with(0.7, 0.9), with(1.3, 1.0, 40), with(1.0, 0.5, 8)}) {
-        Sampler by_sample(o), by_pick(o);
-        REQUIRE(by_pick.picks_without_host());
-        for (int i = 0; i < 200; ++i) {
-            const auto u = torch::full({1}, o.temperature > 0 ? by_pick.next_uniform() : 0.0, torch::kFloat64);
-            const torch::Tensor id = pick(logits, o, u);
-            REQUIRE(id.sizes() == torch::IntArrayRef{1});
-            CHECK(by_sample.sample(logits, {}) == id.item<std::int64_t>());
-        }
-    }
-    CHECK_FALSE(Sampler(with(0, 1.0, 0, 1.2)).picks_without_host());
 }
 
 TEST_CASE("out-of-range generation options are refused", "[sampler]") {
