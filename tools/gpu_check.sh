@@ -191,8 +191,9 @@ nf4_run() { timeout 200 "$1/bench/gpu/bench_nf4" --reps 50 >"$2" 2>>"$LOG"; }
 chat_run() {
     local case
     case=$(ls -d "$GOLDEN"/*/ | head -1)
-    timeout 200 "$1/bench/gpu/bench_model" --tokenizer-dir "$case/model" --config "$ROOT/bench/gpu/glm4v-9b-config.json" \
-        --only chat --reps 3 --decode-tokens 64 --time-limit 180 >"$2" 2>>"$LOG"
+    timeout 200 "$1/bench/gpu/bench_model" --tokenizer-dir "$case/model" \
+        --config "$ROOT/bench/gpu/glm4v-9b-config.json" --only chat --reps 3 --decode-tokens 64 --time-limit 180 \
+        >"$2" 2>>"$LOG"
 }
 
 # The runs of `alternate` in RUNS, as KIND (nf4 or chat): OUT_JSON with each run's figures, and each figure's range per
@@ -242,6 +243,9 @@ else:
     for key in first:
         if key != "errors":
             print(f"{key:<40} {ranges(lambda r: r[key])}")
+    for name, r in runs.items():
+        if r["errors"]:
+            print(f"{name}: errors {r['errors']}")
 PY
 }
 
