@@ -13,6 +13,7 @@ name=${2:-base}
 case $name in sysroot | golden | "" | */*) echo "device_base.sh: $name is not a tree's name" >&2; exit 2 ;; esac
 rm -rf "${ROOT:?}/.device/$name"
 mkdir -p "$ROOT/.device/$name"
-git -C "$ROOT" archive "$commit" | tar -x -C "$ROOT/.device/$name"
+# -m: files dated now, not at the commit, so that a warm machine's build of an older tree under NAME rebuilds them
+git -C "$ROOT" archive "$commit" | tar -x -m -C "$ROOT/.device/$name"
 echo "$commit" >"$ROOT/.device/$name/COMMIT"
 echo ".device/$name: $(git -C "$ROOT" log --oneline -1 "$commit")"
